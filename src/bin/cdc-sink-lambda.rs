@@ -1,0 +1,63 @@
+//! The AWS Lambda function: settings and the S3 client are built once at cold start; each
+//! invocation runs the shared pipeline and returns the Kinesis partial batch response.
+
+use aws_lambda_events::streams::KinesisEventResponse;
+use cdc_sink::config::{env, Config};
+use cdc_sink::handler::Handler;
+use cdc_sink::metrics;
+use cdc_sink::partition::normalise_prefix;
+use cdc_sink::schema::InferOnly;
+use cdc_sink::sink::s3::{S3Settings, S3Sink};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::value::RawValue;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+async fn init() -> Result<Handler<S3Sink, InferOnly>, String> {
+    let lookup = |k: &str| std::env::var(k).ok();
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let s3 = S3Settings::from_lookup(&lookup, None).map_err(|e| e.to_string())?;
+    let prefix_raw = std::env::var(env::PREFIX).unwrap_or_else(|_| "cdc".into());
+    let prefix = normalise_prefix(&prefix_raw).map_err(|e| format!("{}: {e}", env::PREFIX))?;
+    let sink = S3Sink::connect(&s3).await;
+    tracing::info!(bucket = %s3.bucket, prefix = %prefix, format = %config.format, compression = %config.compression,
+        partition = %config.partition, partition_time = %config.partition_time, "cdc-sink initialised");
+    Ok(Handler {
+        config,
+        prefix,
+        sink,
+        schemas: InferOnly,
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(false)
+        .with_target(false)
+        .without_time()
+        .init();
+    let handler = match init().await {
+        Ok(h) => &*Box::leak(Box::new(h)),
+        Err(e) => {
+            tracing::error!(error = %e, "configuration is invalid; fix the function's environment variables");
+            return Err(e.into());
+        }
+    };
+    let namespace = std::env::var(env::METRICS_NAMESPACE).unwrap_or_else(|_| "cdc-sink".into());
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "cdc-sink".into());
+    let namespace = &*namespace.leak();
+    let function = &*function.leak();
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+        let (response, inv): (KinesisEventResponse, _) = handler.handle(event.payload.get().as_bytes()).await?;
+        tracing::info!(counts = %inv.counts, duration_ms = inv.duration_ms, iterator_age_ms = inv.iterator_age_ms,
+            failed = inv.failed, "invocation summary");
+        let ts = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        println!("{}", metrics::emf(namespace, function, &inv, ts));
+        Ok::<_, Error>(response)
+    }))
+    .await
+}

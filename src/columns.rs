@@ -1,0 +1,208 @@
+//! Arrow column builders for table columns and the lineage columns every data row carries.
+
+use crate::change::{Op, SEQ_WIDTH};
+use crate::schema::types::UTC;
+use crate::schema::ColumnType;
+use crate::value::Cell;
+use arrow::array::{
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder,
+    Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::Field;
+use std::fmt::Write;
+use std::sync::Arc;
+
+/// A builder for one typed column; `append` takes a [`Cell`] already converted to that type.
+pub enum ColBuilder {
+    Bool(BooleanBuilder),
+    I32(Int32Builder),
+    I64(Int64Builder),
+    F64(Float64Builder),
+    Dec(Decimal128Builder),
+    Date(Date32Builder),
+    Ts(TimestampMicrosecondBuilder),
+    Str(StringBuilder),
+    Bin(BinaryBuilder),
+}
+
+impl ColBuilder {
+    pub fn new(ty: ColumnType) -> ColBuilder {
+        match ty {
+            ColumnType::Boolean => ColBuilder::Bool(BooleanBuilder::new()),
+            ColumnType::Int32 => ColBuilder::I32(Int32Builder::new()),
+            ColumnType::Int64 => ColBuilder::I64(Int64Builder::new()),
+            ColumnType::Float64 => ColBuilder::F64(Float64Builder::new()),
+            ColumnType::Decimal { precision, scale } => ColBuilder::Dec(
+                Decimal128Builder::new()
+                    .with_precision_and_scale(precision, scale as i8)
+                    .unwrap_or_else(|_| Decimal128Builder::new()),
+            ),
+            ColumnType::Date => ColBuilder::Date(Date32Builder::new()),
+            ColumnType::Timestamp => {
+                ColBuilder::Ts(TimestampMicrosecondBuilder::new().with_timezone(UTC))
+            }
+            ColumnType::String => ColBuilder::Str(StringBuilder::new()),
+            ColumnType::Binary => ColBuilder::Bin(BinaryBuilder::new()),
+        }
+    }
+
+    pub fn append_nulls(&mut self, n: usize) {
+        match self {
+            ColBuilder::Bool(b) => b.append_nulls(n),
+            ColBuilder::I32(b) => b.append_nulls(n),
+            ColBuilder::I64(b) => b.append_nulls(n),
+            ColBuilder::F64(b) => b.append_nulls(n),
+            ColBuilder::Dec(b) => b.append_nulls(n),
+            ColBuilder::Date(b) => b.append_nulls(n),
+            ColBuilder::Ts(b) => b.append_nulls(n),
+            ColBuilder::Str(b) => (0..n).for_each(|_| b.append_null()),
+            ColBuilder::Bin(b) => (0..n).for_each(|_| b.append_null()),
+        }
+    }
+
+    /// Appends a converted value. A cell of another type is a bug upstream; it is written as
+    /// NULL rather than panicking on input.
+    pub fn append(&mut self, cell: &Cell<'_>) {
+        match (self, cell) {
+            (ColBuilder::Bool(b), Cell::Bool(v)) => b.append_value(*v),
+            (ColBuilder::I32(b), Cell::I32(v)) => b.append_value(*v),
+            (ColBuilder::I64(b), Cell::I64(v)) => b.append_value(*v),
+            (ColBuilder::I64(b), Cell::I32(v)) => b.append_value(*v as i64),
+            (ColBuilder::F64(b), Cell::F64(v)) => b.append_value(*v),
+            (ColBuilder::Dec(b), Cell::Dec(v)) => b.append_value(*v),
+            (ColBuilder::Date(b), Cell::Date(v)) => b.append_value(*v),
+            (ColBuilder::Ts(b), Cell::Ts(v)) => b.append_value(*v),
+            (ColBuilder::Str(b), Cell::Str(v)) => b.append_value(v),
+            (ColBuilder::Bin(b), Cell::Bin(v)) => b.append_value(v),
+            (b, c) => {
+                debug_assert!(
+                    matches!(c, Cell::Null),
+                    "cell {c:?} does not match its builder"
+                );
+                b.append_nulls(1)
+            }
+        }
+    }
+
+    pub fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColBuilder::Bool(b) => Arc::new(b.finish()),
+            ColBuilder::I32(b) => Arc::new(b.finish()),
+            ColBuilder::I64(b) => Arc::new(b.finish()),
+            ColBuilder::F64(b) => Arc::new(b.finish()),
+            ColBuilder::Dec(b) => Arc::new(b.finish()),
+            ColBuilder::Date(b) => Arc::new(b.finish()),
+            ColBuilder::Ts(b) => Arc::new(b.finish()),
+            ColBuilder::Str(b) => Arc::new(b.finish()),
+            ColBuilder::Bin(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// The lineage columns, in file order, with their types (see DESIGN.md, output contract).
+pub const LINEAGE: [(&str, ColumnType); 10] = [
+    ("cdc_op", ColumnType::String),
+    ("cdc_commit_ts", ColumnType::Timestamp),
+    ("cdc_dms_ts", ColumnType::Timestamp),
+    ("cdc_txn_id", ColumnType::Int64),
+    ("cdc_txn_record_id", ColumnType::Int64),
+    ("cdc_stream_position", ColumnType::String),
+    ("cdc_shard", ColumnType::String),
+    ("cdc_seq", ColumnType::String),
+    ("cdc_arrival_ts", ColumnType::Timestamp),
+    ("cdc_before", ColumnType::String),
+];
+
+/// True when a source column would clash with a lineage column.
+pub fn is_lineage_name(name: &str) -> bool {
+    LINEAGE.iter().any(|(n, _)| *n == name)
+}
+
+/// The lineage of one data row.
+#[derive(Debug, Clone)]
+pub struct Lineage<'a> {
+    pub op: Op,
+    pub commit_us: Option<i64>,
+    pub dms_us: Option<i64>,
+    pub txn_id: Option<i64>,
+    pub txn_record_id: Option<i64>,
+    pub stream_position: Option<&'a str>,
+    pub shard: &'a str,
+    pub seq: &'a str,
+    pub arrival_us: i64,
+    pub before: Option<&'a str>,
+}
+
+/// Builders of the lineage columns of one group of rows.
+pub struct LineageBuilders {
+    op: StringBuilder,
+    commit_ts: TimestampMicrosecondBuilder,
+    dms_ts: TimestampMicrosecondBuilder,
+    txn_id: Int64Builder,
+    txn_record_id: Int64Builder,
+    stream_position: StringBuilder,
+    shard: StringBuilder,
+    seq: StringBuilder,
+    arrival_ts: TimestampMicrosecondBuilder,
+    before: StringBuilder,
+}
+
+impl Default for LineageBuilders {
+    fn default() -> Self {
+        let ts = || TimestampMicrosecondBuilder::new().with_timezone(UTC);
+        LineageBuilders {
+            op: StringBuilder::new(),
+            commit_ts: ts(),
+            dms_ts: ts(),
+            txn_id: Int64Builder::new(),
+            txn_record_id: Int64Builder::new(),
+            stream_position: StringBuilder::new(),
+            shard: StringBuilder::new(),
+            seq: StringBuilder::new(),
+            arrival_ts: ts(),
+            before: StringBuilder::new(),
+        }
+    }
+}
+
+impl LineageBuilders {
+    pub fn append(&mut self, l: &Lineage<'_>) {
+        self.op.append_value(l.op.code());
+        self.commit_ts.append_option(l.commit_us);
+        self.dms_ts.append_option(l.dms_us);
+        self.txn_id.append_option(l.txn_id);
+        self.txn_record_id.append_option(l.txn_record_id);
+        self.stream_position.append_option(l.stream_position);
+        self.shard.append_value(l.shard);
+        // Zero-pad without a temporary String: the builder is a fmt::Write.
+        let _ = write!(self.seq, "{:0>SEQ_WIDTH$}", l.seq);
+        self.seq.append_value("");
+        self.arrival_ts.append_value(l.arrival_us);
+        self.before.append_option(l.before);
+    }
+
+    /// The lineage fields and arrays, in [`LINEAGE`] order.
+    pub fn finish(&mut self) -> Vec<(Field, ArrayRef)> {
+        let arrays: [ArrayRef; 10] = [
+            Arc::new(self.op.finish()),
+            Arc::new(self.commit_ts.finish()),
+            Arc::new(self.dms_ts.finish()),
+            Arc::new(self.txn_id.finish()),
+            Arc::new(self.txn_record_id.finish()),
+            Arc::new(self.stream_position.finish()),
+            Arc::new(self.shard.finish()),
+            Arc::new(self.seq.finish()),
+            Arc::new(self.arrival_ts.finish()),
+            Arc::new(self.before.finish()),
+        ];
+        LINEAGE
+            .iter()
+            .zip(arrays)
+            .map(|((name, ty), a)| {
+                let nullable =
+                    !matches!(*name, "cdc_op" | "cdc_shard" | "cdc_seq" | "cdc_arrival_ts");
+                (Field::new(*name, ty.arrow(), nullable), a)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,265 @@
+//! Every setting of cdc-sink, parsed and validated once: from environment variables in the
+//! Lambda, from flags (falling back to the same variables) in the CLI.
+//!
+//! Errors name the variable or flag and list the accepted values, so a bad deployment fails at
+//! cold start with a message the operator can act on, not on the first event.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A setting that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}={value:?} is not valid: {why}")]
+pub struct ConfigError {
+    /// The environment variable (or flag) that holds the bad value.
+    pub name: String,
+    /// The value given.
+    pub value: String,
+    /// What is accepted instead.
+    pub why: String,
+}
+
+/// Declares a closed set of string-valued options with `FromStr`, `Display` and the list of
+/// accepted spellings used in error messages.
+macro_rules! choice {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vm])* $variant),+ }
+
+        impl $name {
+            /// Every accepted spelling, in documentation order.
+            pub const ACCEPTED: &'static [&'static str] = &[$($text),+];
+
+            /// The canonical spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s.trim().to_ascii_lowercase().as_str() {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(format!("accepted values: {}", Self::ACCEPTED.join(", "))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+choice!(
+    /// The file format of data objects.
+    Format { Parquet = "parquet", JsonLines = "jsonl" }
+);
+
+choice!(
+    /// Compression of data objects. Parquet takes all; JSON Lines takes `none` or `gzip`.
+    Compression { Snappy = "snappy", Zstd = "zstd", Gzip = "gzip", None = "none" }
+);
+
+choice!(
+    /// How data objects are partitioned by time.
+    Partitioning {
+        /// `dt=YYYY-MM-DD`
+        Day = "day",
+        /// `dt=YYYY-MM-DD/hr=HH`
+        Hour = "hour",
+        /// No time partition folders.
+        None = "none"
+    }
+);
+
+choice!(
+    /// Which time places a row in a partition.
+    PartitionTime {
+        /// The source commit time, falling back to the DMS time (full load has no commit time).
+        Commit = "commit",
+        /// The Kinesis arrival time.
+        Arrival = "arrival"
+    }
+);
+
+/// The pipeline's settings: what to write and how to lay it out. Sink settings live in
+/// [`crate::sink::s3::S3Settings`] because only the S3 sink needs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub format: Format,
+    pub compression: Compression,
+    pub partition: Partitioning,
+    pub partition_time: PartitionTime,
+    /// The top-level key under which DMS puts the before-image (`BeforeImageSettings.FieldName`).
+    pub before_image_key: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            format: Format::Parquet,
+            compression: Compression::Snappy,
+            partition: Partitioning::Day,
+            partition_time: PartitionTime::Commit,
+            before_image_key: "before-image".to_string(),
+        }
+    }
+}
+
+/// Environment variable names, shared by the Lambda, the CLI's flag fallbacks and `.env.example`.
+pub mod env {
+    pub const FORMAT: &str = "CDC_FORMAT";
+    pub const COMPRESSION: &str = "CDC_COMPRESSION";
+    pub const PARTITION: &str = "CDC_PARTITION";
+    pub const PARTITION_TIME: &str = "CDC_PARTITION_TIME";
+    pub const BEFORE_IMAGE_KEY: &str = "CDC_BEFORE_IMAGE_KEY";
+    pub const BUCKET: &str = "CDC_BUCKET";
+    pub const PREFIX: &str = "CDC_PREFIX";
+    pub const KMS_KEY_ID: &str = "CDC_KMS_KEY_ID";
+    pub const MULTIPART_THRESHOLD_MB: &str = "CDC_MULTIPART_THRESHOLD_MB";
+    pub const S3_MAX_ATTEMPTS: &str = "CDC_S3_MAX_ATTEMPTS";
+    pub const S3_ATTEMPT_TIMEOUT_SECS: &str = "CDC_S3_ATTEMPT_TIMEOUT_SECS";
+    pub const S3_FORCE_PATH_STYLE: &str = "CDC_S3_FORCE_PATH_STYLE";
+    pub const METRICS_NAMESPACE: &str = "CDC_METRICS_NAMESPACE";
+}
+
+/// Parses one named setting, turning the parse failure into a [`ConfigError`].
+pub fn parse_setting<T: FromStr<Err = String>>(name: &str, value: &str) -> Result<T, ConfigError> {
+    value.parse().map_err(|why| ConfigError {
+        name: name.to_string(),
+        value: value.to_string(),
+        why,
+    })
+}
+
+/// Reads a variable, treating unset and empty alike (CloudFormation cannot omit a variable).
+pub fn non_empty(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name).filter(|v| !v.trim().is_empty())
+}
+
+impl Config {
+    /// Builds the config from the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Builds the config from any variable lookup (the environment, or a map in tests).
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| non_empty(lookup, name);
+        let format = match get(env::FORMAT) {
+            Some(v) => parse_setting(env::FORMAT, &v)?,
+            None => Format::Parquet,
+        };
+        let compression = match get(env::COMPRESSION) {
+            Some(v) => Some(parse_setting(env::COMPRESSION, &v)?),
+            None => None,
+        };
+        let partition = match get(env::PARTITION) {
+            Some(v) => parse_setting(env::PARTITION, &v)?,
+            None => Partitioning::Day,
+        };
+        let partition_time = match get(env::PARTITION_TIME) {
+            Some(v) => parse_setting(env::PARTITION_TIME, &v)?,
+            None => PartitionTime::Commit,
+        };
+        let before_image_key = get(env::BEFORE_IMAGE_KEY).unwrap_or_else(|| "before-image".into());
+        Config::new(
+            format,
+            compression,
+            partition,
+            partition_time,
+            before_image_key,
+        )
+    }
+
+    /// Builds and validates a config; `compression: None` picks the format's default
+    /// (snappy for Parquet, none for JSON Lines).
+    pub fn new(
+        format: Format,
+        compression: Option<Compression>,
+        partition: Partitioning,
+        partition_time: PartitionTime,
+        before_image_key: String,
+    ) -> Result<Config, ConfigError> {
+        let compression = match (format, compression) {
+            (Format::Parquet, None) => Compression::Snappy,
+            (Format::JsonLines, None) => Compression::None,
+            (Format::JsonLines, Some(c @ (Compression::Snappy | Compression::Zstd))) => {
+                return Err(ConfigError {
+                    name: env::COMPRESSION.into(),
+                    value: c.to_string(),
+                    why: "with CDC_FORMAT=jsonl the accepted values are: none, gzip".into(),
+                })
+            }
+            (_, Some(c)) => c,
+        };
+        if before_image_key.is_empty()
+            || ["metadata", "data", "control"].contains(&before_image_key.as_str())
+        {
+            return Err(ConfigError {
+                name: env::BEFORE_IMAGE_KEY.into(),
+                value: before_image_key,
+                why: "it must be a non-empty key other than metadata, data and control".into(),
+            });
+        }
+        Ok(Config {
+            format,
+            compression,
+            partition,
+            partition_time,
+            before_image_key,
+        })
+    }
+
+    /// The file name extension of data objects, e.g. `parquet` or `jsonl.gz`.
+    pub fn extension(&self) -> &'static str {
+        match (self.format, self.compression) {
+            (Format::Parquet, _) => "parquet",
+            (Format::JsonLines, Compression::Gzip) => "jsonl.gz",
+            (Format::JsonLines, _) => "jsonl",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(&move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(from(&[]).unwrap(), Config::default());
+        assert_eq!(from(&[(env::COMPRESSION, "")]).unwrap(), Config::default());
+        let jsonl = from(&[(env::FORMAT, "JSONL")]).unwrap();
+        assert_eq!(
+            (jsonl.compression, jsonl.extension()),
+            (Compression::None, "jsonl")
+        );
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_the_accepted_values() {
+        let e = from(&[(env::PARTITION, "weekly")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "CDC_PARTITION=\"weekly\" is not valid: accepted values: day, hour, none"
+        );
+        let e = from(&[(env::FORMAT, "jsonl"), (env::COMPRESSION, "zstd")]).unwrap_err();
+        assert!(e.to_string().contains("none, gzip"), "{e}");
+        let e = from(&[(env::BEFORE_IMAGE_KEY, "data")]).unwrap_err();
+        assert_eq!(e.name, "CDC_BEFORE_IMAGE_KEY");
+    }
+}

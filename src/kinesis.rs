@@ -1,0 +1,164 @@
+//! The Lambda Kinesis event: parsed in one pass, borrowing every string from the event bytes.
+//!
+//! A document that is not a Kinesis event at all is an [`EventError`]; a single record that
+//! lacks what cdc-sink needs (shard, sequence number, data) becomes a quarantine entry instead,
+//! so one odd record never blocks the rest of the batch.
+
+use crate::time;
+use crate::value::Text;
+use serde::Deserialize;
+use std::borrow::Cow;
+
+/// The document is not a Lambda Kinesis event.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("not a Lambda Kinesis event: {0}")]
+    NotKinesis(String),
+}
+
+#[derive(Deserialize)]
+struct EventDoc<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Option<Vec<RecordDoc<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct RecordDoc<'a> {
+    #[serde(borrow, default)]
+    kinesis: Option<KinesisDoc<'a>>,
+    #[serde(rename = "eventID", borrow, default)]
+    event_id: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct KinesisDoc<'a> {
+    #[serde(rename = "partitionKey", borrow, default)]
+    partition_key: Option<Text<'a>>,
+    #[serde(rename = "sequenceNumber", borrow, default)]
+    sequence_number: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    data: Option<Text<'a>>,
+    #[serde(rename = "approximateArrivalTimestamp", default)]
+    arrival: Option<f64>,
+}
+
+/// One Kinesis record of the event, as received.
+#[derive(Debug, Clone)]
+pub struct RawRecord<'a> {
+    /// The shard id (the part of `eventID` before the colon), if present.
+    pub shard: Option<Cow<'a, str>>,
+    /// The decimal sequence number, if present.
+    pub seq: Option<Cow<'a, str>>,
+    pub partition_key: Cow<'a, str>,
+    /// Approximate arrival time in µs since the epoch, if present.
+    pub arrival_us: Option<i64>,
+    /// The record's payload, still base64-encoded.
+    pub data_b64: Option<Cow<'a, str>>,
+}
+
+/// Why a Kinesis record cannot be identified (it then goes to quarantine).
+pub fn identity_problem(r: &RawRecord<'_>) -> Option<String> {
+    let seq = match &r.seq {
+        None => return Some("record has no kinesis.sequenceNumber".into()),
+        Some(s) => s,
+    };
+    if seq.is_empty()
+        || seq.len() > crate::change::SEQ_WIDTH
+        || !seq.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Some(format!(
+            "sequence number {seq:?} is not 1 to 129 decimal digits"
+        ));
+    }
+    match &r.shard {
+        None => Some("record has no eventID (shard id)".into()),
+        Some(s) if s.is_empty() => Some("eventID has an empty shard id".into()),
+        Some(_) if r.arrival_us.is_none() => {
+            Some("record has no valid kinesis.approximateArrivalTimestamp".into())
+        }
+        Some(_) if r.data_b64.is_none() => Some("record has no kinesis.data".into()),
+        _ => None,
+    }
+}
+
+/// Parses a Lambda Kinesis event.
+pub fn parse_event(bytes: &[u8]) -> Result<Vec<RawRecord<'_>>, EventError> {
+    let doc: EventDoc<'_> = serde_json::from_slice(bytes).map_err(|e| {
+        EventError::NotKinesis(format!(
+            "expected a JSON object {{\"Records\": [{{\"kinesis\": {{...}}, \"eventID\": ...}}]}}; {e}"
+        ))
+    })?;
+    let records = doc
+        .records
+        .ok_or_else(|| EventError::NotKinesis("the JSON object has no \"Records\" array".into()))?;
+    if !records.is_empty() && records.iter().all(|r| r.kinesis.is_none()) {
+        return Err(EventError::NotKinesis(
+            "no record has a \"kinesis\" object (is this an SQS, SNS or DynamoDB event?)".into(),
+        ));
+    }
+    Ok(records
+        .into_iter()
+        .map(|r| {
+            let shard = r.event_id.map(|id| match id.0 {
+                Cow::Borrowed(s) => Cow::Borrowed(s.split(':').next().unwrap_or("")),
+                Cow::Owned(s) => Cow::Owned(s.split(':').next().unwrap_or("").to_string()),
+            });
+            let k = r.kinesis.unwrap_or(KinesisDoc {
+                partition_key: None,
+                sequence_number: None,
+                data: None,
+                arrival: None,
+            });
+            RawRecord {
+                shard,
+                seq: k.sequence_number.map(|t| t.0),
+                partition_key: k.partition_key.map(|t| t.0).unwrap_or(Cow::Borrowed("")),
+                arrival_us: k.arrival.and_then(time::epoch_seconds_to_micros),
+                data_b64: k.data.map(|t| t.0),
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_lambda_shape() {
+        let ev = br#"{"Records":[{"kinesis":{"kinesisSchemaVersion":"1.0","partitionKey":"public.orders",
+            "sequenceNumber":"49651234567890123456789012345678901234567890123456789012","data":"e30=",
+            "approximateArrivalTimestamp":1763712000.123},"eventSource":"aws:kinesis",
+            "eventID":"shardId-000000000003:49651234567890123456789012345678901234567890123456789012"}]}"#;
+        let recs = parse_event(ev).unwrap();
+        assert_eq!(recs.len(), 1);
+        let r = &recs[0];
+        assert_eq!(r.shard.as_deref(), Some("shardId-000000000003"));
+        assert_eq!(r.arrival_us, Some(1_763_712_000_123_000));
+        assert!(matches!(r.data_b64, Some(Cow::Borrowed("e30="))));
+        assert_eq!(identity_problem(r), None);
+    }
+
+    #[test]
+    fn rejects_documents_that_are_not_kinesis_events() {
+        for doc in [
+            &b"[]"[..],
+            b"{}",
+            b"not json",
+            br#"{"Records":[{"body":"sqs"}]}"#,
+        ] {
+            let e = parse_event(doc).unwrap_err().to_string();
+            assert!(e.starts_with("not a Lambda Kinesis event"), "{e}");
+        }
+        assert!(parse_event(br#"{"Records":[]}"#).unwrap().is_empty());
+    }
+
+    #[test]
+    fn flags_records_it_cannot_identify() {
+        let ev = br#"{"Records":[{"kinesis":{"sequenceNumber":"12a","data":"","approximateArrivalTimestamp":1}, "eventID":"s:12a"},
+                                 {"kinesis":{"sequenceNumber":"12","approximateArrivalTimestamp":1}, "eventID":"s:12"}]}"#;
+        let recs = parse_event(ev).unwrap();
+        assert!(identity_problem(&recs[0]).unwrap().contains("decimal"));
+        assert!(identity_problem(&recs[1]).unwrap().contains("kinesis.data"));
+    }
+}

@@ -1,0 +1,23 @@
+//! cdc-sink turns the change stream that AWS DMS writes to Kinesis (source: PostgreSQL) into an
+//! append-only change lake that Athena queries: one folder per table, Hive-style time
+//! partitions, Parquet or JSON Lines objects, lineage columns on every row.
+//!
+//! The same pipeline runs in the Lambda (`cdc-sink-lambda`) and the CLI (`cdc-sink replay`):
+//! [`pipeline::build_batch`] turns one Lambda Kinesis event into encoded objects without I/O,
+//! and [`pipeline::write_batch`] puts them to an [`sink::ObjectSink`] (a local directory or S3).
+
+pub mod change;
+pub mod columns;
+pub mod config;
+pub mod dms;
+pub mod encode;
+pub mod handler;
+pub mod kinesis;
+pub mod metrics;
+pub mod partition;
+pub mod pipeline;
+pub mod quarantine;
+pub mod schema;
+pub mod sink;
+pub mod time;
+pub mod value;

@@ -1,0 +1,77 @@
+//! Table schemas: the columns and types each table's files are written with.
+//!
+//! The pipeline asks a [`SchemaSource`] for a table's registered schema and infers the columns
+//! it does not know from the values it sees. Inference never picks a type that a later value
+//! could break in a way Athena cannot read (JSON numbers become `double`, never `bigint`).
+
+pub mod types;
+
+use crate::value::Json;
+use std::sync::Arc;
+pub use types::ColumnType;
+
+use crate::change::TableId;
+
+/// Where a column's type came from, most trusted first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TypeSource {
+    /// Set by the user (`cdc-sink schema set`).
+    Override,
+    /// From a DMS `create-table` control record's `table-def`.
+    TableDef,
+    /// Inferred from the first non-null value seen.
+    Inferred,
+}
+
+/// One column of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub ty: ColumnType,
+    pub nullable: bool,
+    pub source: TypeSource,
+}
+
+/// A table's columns in order, and its primary key when known.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableSchema {
+    pub columns: Vec<Column>,
+    pub primary_key: Vec<String>,
+}
+
+impl TableSchema {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// Supplies the registered schema of a table to the pipeline. The pipeline is generic over it
+/// so the CLI, the Lambda and tests can share one code path with different registries.
+pub trait SchemaSource {
+    /// The registered schema of `table`, or `None` when nothing is registered yet.
+    fn lookup(&self, table: &TableId) -> Option<Arc<TableSchema>>;
+}
+
+/// No registry: every column is inferred from the values of the event being processed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InferOnly;
+
+impl SchemaSource for InferOnly {
+    fn lookup(&self, _table: &TableId) -> Option<Arc<TableSchema>> {
+        None
+    }
+}
+
+/// The type inferred for an undeclared column from its first non-null value, or `None` for
+/// JSON null (the column's type stays open until a value arrives).
+pub fn infer_type(value: &Json<'_>) -> Option<ColumnType> {
+    match value {
+        Json::Null => None,
+        Json::Bool(_) => Some(ColumnType::Boolean),
+        // Double holds every integer up to 2^53 exactly and everything DMS sends as a float;
+        // bigint would break on the first fraction, and Athena cannot read bigint files as double.
+        Json::Number(_) => Some(ColumnType::Float64),
+        Json::Str(_) | Json::Nested(_) => Some(ColumnType::String),
+    }
+}

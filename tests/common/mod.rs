@@ -1,0 +1,124 @@
+//! Helpers shared by the integration tests: sample files, running the pipeline, reading back.
+#![allow(dead_code)]
+
+use arrow::array::{Array, RecordBatch};
+use cdc_sink::change::Counts;
+use cdc_sink::config::Config;
+use cdc_sink::pipeline::{build_batch, write_batch, Batch};
+use cdc_sink::schema::InferOnly;
+use cdc_sink::sink::ObjectSink;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every sample event file in test-input/ with its expected counts (test-input/expected.json).
+pub fn samples() -> Vec<(String, Counts)> {
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root().join("test-input/expected.json")).unwrap())
+            .unwrap();
+    let mut out = Vec::new();
+    for (name, e) in expected.as_object().unwrap() {
+        let n = |v: &serde_json::Value| v.as_u64().unwrap();
+        out.push((
+            name.clone(),
+            Counts {
+                records: n(&e["records"]),
+                load: n(&e["rows"]["L"]),
+                insert: n(&e["rows"]["I"]),
+                update: n(&e["rows"]["U"]),
+                delete: n(&e["rows"]["D"]),
+                control: n(&e["control"]),
+                skipped: n(&e["skipped"]),
+                quarantined: n(&e["quarantined"]),
+                ..Counts::default()
+            },
+        ));
+    }
+    assert!(out.len() >= 9, "test-input/expected.json lists the samples");
+    out
+}
+
+pub fn sample_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(root().join("test-input").join(name)).unwrap()
+}
+
+pub fn batch(name: &str, cfg: &Config) -> Batch {
+    build_batch(&sample_bytes(name), cfg, "", &InferOnly).unwrap()
+}
+
+/// Runs every sample through the pipeline into `sink` under `prefix`.
+pub async fn replay_all<K: ObjectSink>(sink: &K, cfg: &Config, prefix: &str) -> Vec<Batch> {
+    let mut out = Vec::new();
+    for (name, _) in samples() {
+        let b = build_batch(&sample_bytes(&name), cfg, prefix, &InferOnly).unwrap();
+        write_batch(&b, sink).await.unwrap();
+        out.push(b);
+    }
+    out
+}
+
+/// All files under `dir`, as keys relative to it.
+pub fn files(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, d: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+pub fn read_parquet(bytes: Vec<u8>) -> RecordBatch {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+}
+
+/// A batch's rows as JSON objects (via arrow-json), for value assertions that read naturally.
+pub fn rows(batch: &RecordBatch) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let mut buf = Vec::new();
+    {
+        let mut w = arrow::json::LineDelimitedWriter::new(&mut buf);
+        w.write(batch).unwrap();
+        w.finish().unwrap();
+    }
+    buf.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
+
+/// Rows per data object of a directory, keyed by object key.
+pub fn parquet_rows(
+    dir: &Path,
+) -> BTreeMap<String, Vec<serde_json::Map<String, serde_json::Value>>> {
+    files(dir)
+        .into_iter()
+        .filter(|k| k.ends_with(".parquet"))
+        .map(|k| {
+            let b = read_parquet(std::fs::read(dir.join(&k)).unwrap());
+            (k, rows(&b))
+        })
+        .collect()
+}
+
+pub fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a dyn Array {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_ref()
+}

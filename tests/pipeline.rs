@@ -1,0 +1,535 @@
+//! The pipeline on the sample events into a local directory: accounting, values, types,
+//! lineage, partition paths, keys, idempotent replays, JSON Lines.
+
+mod common;
+
+use arrow::datatypes::{DataType, TimeUnit};
+use cdc_sink::config::{Compression, Config, Format, PartitionTime, Partitioning};
+use cdc_sink::pipeline::{write_batch, ObjectKind};
+use cdc_sink::sink::local::LocalDir;
+use common::*;
+use serde_json::json;
+use std::collections::BTreeSet;
+
+#[test]
+fn every_sample_balances_and_matches_its_expected_counts() {
+    for (name, expected) in samples() {
+        let b = batch(&name, &Config::default());
+        let c = &b.counts;
+        assert!(c.balanced(), "{name}: {c}");
+        let got = (
+            c.records,
+            c.load,
+            c.insert,
+            c.update,
+            c.delete,
+            c.control,
+            c.skipped,
+            c.quarantined,
+        );
+        let want = (
+            expected.records,
+            expected.load,
+            expected.insert,
+            expected.update,
+            expected.delete,
+            expected.control,
+            expected.skipped,
+            expected.quarantined,
+        );
+        assert_eq!(got, want, "{name}: {c}");
+        // The objects hold exactly the counted rows and entries.
+        let sum = |k| {
+            b.objects
+                .iter()
+                .filter(|o| o.kind == k)
+                .map(|o| o.rows as u64)
+                .sum::<u64>()
+        };
+        assert_eq!(sum(ObjectKind::Data), c.rows(), "{name}");
+        assert_eq!(sum(ObjectKind::Control), c.control, "{name}");
+        assert_eq!(sum(ObjectKind::Quarantine), c.quarantined, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn quick_start_rows_types_lineage_and_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = batch("kinesis_test_input.json", &Config::default());
+    write_batch(&b, &LocalDir::new(dir.path())).await.unwrap();
+    let keys = files(dir.path());
+    let shard = "shardId-000000000000";
+    for k in &keys {
+        let parts: Vec<&str> = k.split('/').collect();
+        assert_eq!(parts.len(), 4, "{k}: schema/table/dt=/file");
+        assert!(parts[2].starts_with("dt=2025-11-0"), "{k}");
+        assert!(
+            parts[3].starts_with(&format!("{shard}-")) && parts[3].ends_with(".parquet"),
+            "{k}"
+        );
+    }
+    let days: BTreeSet<&str> = keys.iter().map(|k| k.split('/').nth(2).unwrap()).collect();
+    assert!(
+        days.len() >= 2,
+        "commits on both sides of midnight give two partitions: {days:?}"
+    );
+
+    // Every object is named after the first sequence number of its rows.
+    let all = parquet_rows(dir.path());
+    for (key, rows) in &all {
+        let first = rows
+            .iter()
+            .map(|r| r["cdc_seq"].as_str().unwrap())
+            .min()
+            .unwrap();
+        let seq = key
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .trim_start_matches(&format!("{shard}-"))
+            .trim_end_matches(".parquet");
+        assert_eq!(first.trim_start_matches('0'), seq, "{key}");
+        assert!(rows
+            .iter()
+            .all(|r| r["cdc_seq"].as_str().unwrap().len() == 129));
+        assert!(rows.iter().all(|r| r["cdc_shard"] == json!(shard)));
+    }
+
+    // Values read back from Parquet, with their lineage.
+    let customers: Vec<_> = all
+        .iter()
+        .filter(|(k, _)| k.starts_with("public/customers/"))
+        .flat_map(|(_, r)| r.clone())
+        .collect();
+    let chloe = customers
+        .iter()
+        .find(|r| r["id"] == json!(9.0) && r["cdc_op"] == json!("I"))
+        .expect("customer 9 inserted");
+    assert_eq!(chloe["name"], json!("Chloé Martin"));
+    assert_eq!(
+        chloe["tier"],
+        json!("{\"tier\": \"bronze\", \"since\": 2025}"),
+        "jsonb stays JSON text"
+    );
+    assert_eq!(chloe["cdc_txn_id"], json!(48213377));
+    assert_eq!(chloe["cdc_txn_record_id"], json!(1));
+    assert_eq!(
+        chloe["cdc_stream_position"],
+        json!("00000003/5A0015A3.2.00000003/5A0015A3")
+    );
+    assert_eq!(chloe["cdc_commit_ts"], json!("2025-11-03T23:59:41.208813Z"));
+    assert_eq!(chloe["cdc_dms_ts"], json!("2025-11-03T23:59:41.381165Z"));
+    assert!(
+        chloe.get("cdc_before").is_none(),
+        "inserts carry no before-image"
+    );
+    let ops: BTreeSet<String> = all
+        .values()
+        .flatten()
+        .map(|r| r["cdc_op"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ops, ["D", "I", "U"].iter().map(|s| s.to_string()).collect());
+    let delete = all
+        .values()
+        .flatten()
+        .find(|r| r["cdc_op"] == json!("D"))
+        .unwrap();
+    assert!(delete.contains_key("cdc_txn_id"));
+
+    // Physical types: only what Athena reads.
+    let (k, _) = all
+        .iter()
+        .find(|(k, _)| k.starts_with("public/orders/"))
+        .unwrap();
+    let rb = read_parquet(std::fs::read(dir.path().join(k)).unwrap());
+    let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into()));
+    for (name, ty) in [
+        ("cdc_commit_ts", &utc),
+        ("cdc_arrival_ts", &utc),
+        ("cdc_txn_id", &DataType::Int64),
+        ("cdc_seq", &DataType::Utf8),
+        ("total", &DataType::Float64),
+    ] {
+        assert_eq!(column(&rb, name).data_type(), ty, "{name}");
+    }
+    let meta = parquet::file::serialized_reader::SerializedFileReader::new(bytes::Bytes::from(
+        std::fs::read(dir.path().join(k)).unwrap(),
+    ))
+    .unwrap();
+    use parquet::file::reader::FileReader;
+    let schema = meta.metadata().file_metadata().schema_descr();
+    for c in schema.columns() {
+        let t = c.physical_type();
+        assert_ne!(t, parquet::basic::Type::INT96, "{}", c.name());
+        if c.name().ends_with("_ts") {
+            assert_eq!(t, parquet::basic::Type::INT64);
+            assert_eq!(
+                c.logical_type_ref(),
+                Some(&parquet::basic::LogicalType::timestamp(
+                    true,
+                    parquet::basic::TimeUnit::MICROS
+                )),
+                "{}",
+                c.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn before_images_primary_key_changes_and_deletes() {
+    let b = batch("cdc_before_image.json", &Config::default());
+    let updates: Vec<_> = b
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Data)
+        .flat_map(|o| rows(&read_parquet(o.body.to_vec())))
+        .collect();
+    let rows = updates;
+    let befores: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.get("cdc_before").and_then(|v| v.as_str()))
+        .collect();
+    assert!(
+        befores.contains(&"{}"),
+        "empty before-image kept as sent: {befores:?}"
+    );
+    assert!(
+        befores.iter().any(|b| b.contains("\"id\":7")),
+        "old key of a primary-key change: {befores:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r["cdc_op"] == json!("U") && r.get("cdc_before").is_none()),
+        "update without before-image"
+    );
+
+    let d = batch("deletes_pk_only.json", &Config::default());
+    let all: Vec<_> = d
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Data)
+        .flat_map(|o| common::rows(&read_parquet(o.body.to_vec())))
+        .collect();
+    let deletes: Vec<_> = all.iter().filter(|r| r["cdc_op"] == json!("D")).collect();
+    assert_eq!(deletes.len(), 7);
+    for r in deletes {
+        let source_cols: Vec<_> = r.keys().filter(|k| !k.starts_with("cdc_")).collect();
+        assert!(
+            !source_cols.is_empty() && source_cols.len() <= 2,
+            "PK-only delete: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn both_message_formats_decode_to_the_same_values_and_doc_nesting_unwraps() {
+    let b = batch("formats_mixed.json", &Config::default());
+    assert_eq!(b.counts.quarantined, 0);
+    let rows: Vec<_> = b
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Data)
+        .flat_map(|o| rows(&read_parquet(o.body.to_vec())))
+        .collect();
+    assert_eq!(rows.len() as u64, b.counts.rows());
+    // No column named _doc: the nested row was unwrapped; no value carries tab indentation.
+    assert!(rows.iter().all(|r| !r.contains_key("_doc")));
+    for r in &rows {
+        for v in r.values() {
+            if let Some(s) = v.as_str() {
+                assert!(
+                    !s.contains('\t'),
+                    "tab-indented JSON leaked into a value: {s:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn malformed_records_are_quarantined_with_reasons_and_raw_bytes() {
+    let b = batch("malformed_mixed.json", &Config::default());
+    let q: Vec<serde_json::Value> = b
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Quarantine)
+        .flat_map(|o| {
+            o.body
+                .split(|&c| c == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_slice(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(q.len() as u64, b.counts.quarantined);
+    let codes: BTreeSet<&str> = q
+        .iter()
+        .map(|e| e["reason_code"].as_str().unwrap())
+        .collect();
+    for code in [
+        "invalid_base64",
+        "not_utf8",
+        "not_json",
+        "no_metadata",
+        "unknown_record_type",
+        "unknown_operation",
+        "kpl_aggregated",
+        "bad_table_name",
+    ] {
+        assert!(codes.contains(code), "missing {code} in {codes:?}");
+    }
+    let input: serde_json::Value =
+        serde_json::from_slice(&sample_bytes("malformed_mixed.json")).unwrap();
+    for e in &q {
+        assert!(!e["reason"].as_str().unwrap().is_empty());
+        assert_eq!(e["shard"], json!("shardId-000000000007"));
+        // The raw payload is kept exactly as it arrived.
+        let rec = input["Records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kinesis"]["sequenceNumber"] == e["seq"])
+            .unwrap();
+        assert_eq!(rec["kinesis"]["data"], e["data_base64"]);
+        assert!(e["arrival_ts"].as_str().unwrap().starts_with("2025-11-"));
+    }
+    let control_keys: Vec<_> = b
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Control)
+        .map(|o| o.key.clone())
+        .collect();
+    assert!(
+        control_keys.iter().all(|k| k.starts_with("_control/dt=")),
+        "{control_keys:?}"
+    );
+}
+
+#[test]
+fn full_load_control_records_go_to_the_control_log_and_dms_tables_are_skipped() {
+    let b = batch("full_load.json", &Config::default());
+    let entries: Vec<serde_json::Value> = b
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Control)
+        .flat_map(|o| {
+            o.body
+                .split(|&c| c == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_slice(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(entries.len(), 8);
+    let create = entries
+        .iter()
+        .find(|e| e["operation"] == json!("create-table"))
+        .unwrap();
+    assert!(
+        create["control"]["table-def"]["columns"].is_object(),
+        "table-def kept: {create}"
+    );
+    assert!(b.objects.iter().all(|o| !o.key.contains("awsdms_")));
+    let loads: u64 = b
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Data)
+        .map(|o| o.rows as u64)
+        .sum();
+    assert_eq!(loads, b.counts.load);
+}
+
+#[tokio::test]
+async fn replaying_the_same_events_twice_gives_the_same_keys_and_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = LocalDir::new(dir.path());
+    replay_all(&sink, &Config::default(), "").await;
+    let first_keys = files(dir.path());
+    let first_rows = parquet_rows(dir.path());
+    replay_all(&sink, &Config::default(), "").await;
+    assert_eq!(files(dir.path()), first_keys);
+    assert_eq!(parquet_rows(dir.path()), first_rows);
+    assert!(
+        first_keys.iter().all(|k| !k.contains(".tmp")),
+        "no temporary files left"
+    );
+}
+
+#[test]
+fn hourly_none_and_arrival_partitioning() {
+    let hourly = Config {
+        partition: Partitioning::Hour,
+        ..Config::default()
+    };
+    let b = batch("multi_table.json", &hourly);
+    for o in b.objects.iter().filter(|o| o.kind == ObjectKind::Data) {
+        let segs: Vec<&str> = o.key.split('/').collect();
+        assert!(
+            segs[2].starts_with("dt=") && segs[3].starts_with("hr=") && segs[3].len() == 5,
+            "{}",
+            o.key
+        );
+    }
+    let none = Config {
+        partition: Partitioning::None,
+        ..Config::default()
+    };
+    let b = batch("multi_table.json", &none);
+    let tables: BTreeSet<_> = b
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Data)
+        .map(|o| o.key.split('/').take(2).collect::<Vec<_>>().join("/"))
+        .collect();
+    assert_eq!(
+        b.objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Data)
+            .count(),
+        tables.len(),
+        "one object per table"
+    );
+    let arrival = Config {
+        partition_time: PartitionTime::Arrival,
+        ..Config::default()
+    };
+    let input: serde_json::Value =
+        serde_json::from_slice(&sample_bytes("multi_table.json")).unwrap();
+    let arrival_days: BTreeSet<String> = input["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let us = (r["kinesis"]["approximateArrivalTimestamp"]
+                .as_f64()
+                .unwrap()
+                * 1e6)
+                .round() as i64;
+            format!(
+                "dt={}",
+                cdc_sink::time::format_date(us.div_euclid(86_400_000_000))
+            )
+        })
+        .collect();
+    let b = batch("multi_table.json", &arrival);
+    for o in b.objects.iter().filter(|o| o.kind == ObjectKind::Data) {
+        assert!(
+            arrival_days.contains(o.key.split('/').nth(2).unwrap()),
+            "{}",
+            o.key
+        );
+    }
+}
+
+#[test]
+fn json_lines_from_the_same_batch() {
+    for gzip in [false, true] {
+        let cfg = Config::new(
+            Format::JsonLines,
+            Some(if gzip {
+                Compression::Gzip
+            } else {
+                Compression::None
+            }),
+            Partitioning::Day,
+            PartitionTime::Commit,
+            "before-image".into(),
+        )
+        .unwrap();
+        let b = batch("kinesis_test_input.json", &cfg);
+        let parquet = batch("kinesis_test_input.json", &Config::default());
+        let data: Vec<_> = b
+            .objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Data)
+            .collect();
+        assert_eq!(
+            data.len(),
+            parquet
+                .objects
+                .iter()
+                .filter(|o| o.kind == ObjectKind::Data)
+                .count()
+        );
+        for o in data {
+            assert!(
+                o.key.ends_with(if gzip { ".jsonl.gz" } else { ".jsonl" }),
+                "{}",
+                o.key
+            );
+            let text = if gzip {
+                let mut s = String::new();
+                std::io::Read::read_to_string(
+                    &mut flate2::read::GzDecoder::new(&o.body[..]),
+                    &mut s,
+                )
+                .unwrap();
+                s
+            } else {
+                String::from_utf8(o.body.to_vec()).unwrap()
+            };
+            let lines: Vec<serde_json::Value> = text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert_eq!(lines.len(), o.rows);
+            let pq_key = o
+                .key
+                .replace(if gzip { ".jsonl.gz" } else { ".jsonl" }, ".parquet");
+            let pq = parquet
+                .objects
+                .iter()
+                .find(|p| p.key == pq_key)
+                .expect("same key stem as parquet");
+            let pq_rows = rows(&read_parquet(pq.body.to_vec()));
+            for (l, p) in lines.iter().zip(&pq_rows) {
+                assert_eq!(l.as_object().unwrap(), p, "same values in both formats");
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_table_names_stay_under_the_prefix() {
+    use base64::Engine;
+    let names = [
+        "..",
+        "../../etc",
+        "a/b",
+        "dt=2020-01-01",
+        "spaced name",
+        "ünï",
+        "tab\tname",
+        "%2F",
+    ];
+    let mut records = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let msg = json!({"data": {"id": i}, "metadata": {"record-type": "data", "operation": "insert", "schema-name": n, "table-name": n, "timestamp": "2025-11-03T00:00:00Z"}});
+        records.push(json!({"kinesis": {"partitionKey": "k", "sequenceNumber": format!("{}", 100 + i), "approximateArrivalTimestamp": 1762128000.0,
+            "data": base64::engine::general_purpose::STANDARD.encode(msg.to_string())}, "eventID": format!("shardId-000000000001:{}", 100 + i)}));
+    }
+    let event = serde_json::to_vec(&json!({"Records": records})).unwrap();
+    let b = cdc_sink::pipeline::build_batch(
+        &event,
+        &Config::default(),
+        "lake",
+        &cdc_sink::schema::InferOnly,
+    )
+    .unwrap();
+    assert_eq!(b.counts.insert, names.len() as u64);
+    let mut dirs = BTreeSet::new();
+    for o in &b.objects {
+        assert!(o.key.starts_with("lake/"), "{}", o.key);
+        let segs: Vec<&str> = o.key.split('/').collect();
+        assert_eq!(segs.len(), 5, "{}", o.key);
+        assert!(
+            segs.iter()
+                .all(|s| !s.is_empty() && *s != "." && *s != ".."),
+            "{}",
+            o.key
+        );
+        dirs.insert((segs[1].to_string(), segs[2].to_string()));
+    }
+    assert_eq!(dirs.len(), names.len(), "distinct names stay distinct");
+}
