@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The test command (README: "Run all tests"). On a fresh machine it installs what the tests need
+# (idempotently, cached under $CDC_SINK_TOOLS, default ~/.cache/cdc-sink), starts an S3-compatible
+# server on 127.0.0.1, builds once, runs every test step, and stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+TOOLS=${CDC_SINK_TOOLS:-$HOME/.cache/cdc-sink}
+VENV=$TOOLS/venv
+SAM_VENV=$TOOLS/sam-venv
+mkdir -p "$TOOLS"
+step() { printf '\n==> %s\n' "$*"; }
+
+# 1. Python tools, reinstalled only when tests/requirements.txt changes.
+want=$(sha256sum tests/requirements.txt | cut -c1-16)
+if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$want" ]; then
+  step "installing Python test tools into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+  echo "$want" > "$VENV/.installed"
+fi
+if [ "$(cat "$SAM_VENV/.installed" 2>/dev/null)" != "aws-sam-cli" ]; then
+  step "installing AWS SAM CLI into $SAM_VENV"
+  python3 -m venv "$SAM_VENV"
+  "$SAM_VENV/bin/pip" install -q --disable-pip-version-check aws-sam-cli
+  echo aws-sam-cli > "$SAM_VENV/.installed"
+fi
+export PATH="$VENV/bin:$PATH"
+export CDC_TEST_PYTHON="$VENV/bin/python"
+
+# 2. An S3-compatible server on 127.0.0.1 for the whole run (bounded lifetime), stopped on exit.
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+S3_PORT=$(free_port)
+step "starting moto S3 server on 127.0.0.1:$S3_PORT"
+timeout 3600 "$VENV/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$TOOLS/moto.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$S3_PORT/" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+export CDC_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=testtest AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+
+# 3. Build once (release: the same artifacts serve the tests, the CLI and the Lambda).
+step "cargo build (release, all targets)"
+cargo build --release --all-targets --locked
+
+# 4. Tests: unit, pipeline, CLI, S3, Athena-like reads, cargo-lambda.
+step "cargo test"
+cargo test --release --locked -- --test-threads 2
+
+# 5. The deployment template.
+step "template: sam validate --lint, cfn-lint, checkov"
+SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$SAM_VENV/bin/sam" validate --lint -t template.yaml
+cfn-lint template.yaml
+checkov -f template.yaml --compact --quiet --skip-download
+
+step "all tests passed"
