@@ -23,21 +23,30 @@ async fn duckdb_and_pyarrow_read_each_table_as_one_hive_partitioned_table() {
         .arg(dir.path())
         .output()
         .expect("run python (set CDC_TEST_PYTHON, or use tests/run.sh which installs duckdb and pyarrow)");
-    assert!(out.status.success(), "read_lake.py failed (tests/run.sh installs duckdb and pyarrow):\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "read_lake.py failed (tests/run.sh installs duckdb and pyarrow):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
 
     // Expected rows and days per table, from the parquet crate's reading of the same files.
     let mut expected: BTreeMap<String, (u64, Vec<String>)> = BTreeMap::new();
     for (key, rows) in parquet_rows(dir.path()) {
         let segs: Vec<&str> = key.split('/').collect();
-        let e = expected.entry(format!("{}.{}", segs[0], segs[1])).or_default();
+        let e = expected
+            .entry(format!("{}.{}", segs[0], segs[1]))
+            .or_default();
         e.0 += rows.len() as u64;
         let dt = segs[2].trim_start_matches("dt=").to_string();
         if !e.1.contains(&dt) {
             e.1.push(dt);
         }
     }
-    assert_eq!(report.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    assert_eq!(
+        report.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
     let total_rows: u64 = batches.iter().map(|b| b.counts.rows()).sum();
     assert_eq!(expected.values().map(|e| e.0).sum::<u64>(), total_rows);
     for (table, (rows, mut days)) in expected {
@@ -47,7 +56,10 @@ async fn duckdb_and_pyarrow_read_each_table_as_one_hive_partitioned_table() {
         assert_eq!(r["pyarrow_rows"], rows, "{table}");
         assert_eq!(r["distinct_changes"], rows, "{table}: every change once");
         assert_eq!(r["dt"], serde_json::json!(days), "{table}");
-        assert_eq!(r["types"]["cdc_commit_ts"], "TIMESTAMP WITH TIME ZONE", "{table}");
+        assert_eq!(
+            r["types"]["cdc_commit_ts"], "TIMESTAMP WITH TIME ZONE",
+            "{table}"
+        );
         assert_eq!(r["types"]["cdc_txn_id"], "BIGINT", "{table}");
         assert_eq!(r["types"]["dt"], "VARCHAR", "{table}");
     }

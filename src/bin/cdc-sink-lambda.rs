@@ -29,6 +29,41 @@ async fn init() -> Result<Handler<S3Sink, InferOnly>, String> {
     })
 }
 
+/// Reports a failed init to the Lambda Runtime API (`/runtime/init/error`), so the function's
+/// error says what to fix instead of a bare exit. lambda_runtime does not expose this call.
+async fn report_init_error(message: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    // Lambda sets `host:port`; cargo-lambda sets `http://host:port/.rt`.
+    let api = api.strip_prefix("http://").unwrap_or(&api);
+    let (host, base) = match api.split_once('/') {
+        Some((h, b)) => (h.to_string(), format!("/{}", b.trim_end_matches('/'))),
+        None => (api.to_string(), String::new()),
+    };
+    let body = serde_json::json!({"errorMessage": message, "errorType": "Runtime.ConfigError"})
+        .to_string();
+    let request = format!(
+        "POST {base}/2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Lambda-Runtime-Function-Error-Type: Runtime.ConfigError\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let send = async {
+        let mut stream = tokio::net::TcpStream::connect(host).await?;
+        stream.write_all(request.as_bytes()).await?;
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).await?;
+        Ok::<_, std::io::Error>(())
+    };
+    if let Err(e) = tokio::time::timeout(std::time::Duration::from_secs(2), send)
+        .await
+        .unwrap_or(Ok(()))
+    {
+        tracing::warn!(error = %e, "could not report the init error to the Runtime API");
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt()
@@ -44,6 +79,7 @@ async fn main() -> Result<(), Error> {
         Ok(h) => &*Box::leak(Box::new(h)),
         Err(e) => {
             tracing::error!(error = %e, "configuration is invalid; fix the function's environment variables");
+            report_init_error(&e).await;
             return Err(e.into());
         }
     };
@@ -51,13 +87,35 @@ async fn main() -> Result<(), Error> {
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "cdc-sink".into());
     let namespace = &*namespace.leak();
     let function = &*function.leak();
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        let (response, inv): (KinesisEventResponse, _) = handler.handle(event.payload.get().as_bytes()).await?;
-        tracing::info!(counts = %inv.counts, duration_ms = inv.duration_ms, iterator_age_ms = inv.iterator_age_ms,
-            failed = inv.failed, "invocation summary");
-        let ts = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        println!("{}", metrics::emf(namespace, function, &inv, ts));
-        Ok::<_, Error>(response)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            let (response, inv): (KinesisEventResponse, _) =
+                handler.handle(event.payload.get().as_bytes()).await?;
+            let c = &inv.counts;
+            tracing::info!(
+                records = c.records,
+                rows_load = c.load,
+                rows_insert = c.insert,
+                rows_update = c.update,
+                rows_delete = c.delete,
+                control = c.control,
+                skipped = c.skipped,
+                quarantined = c.quarantined,
+                warnings = c.warnings,
+                objects = c.objects,
+                bytes = c.bytes,
+                duration_ms = inv.duration_ms,
+                iterator_age_ms = inv.iterator_age_ms,
+                failed = inv.failed,
+                "invocation summary"
+            );
+            let ts = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            println!("{}", metrics::emf(namespace, function, &inv, ts));
+            Ok::<_, Error>(response)
+        },
+    ))
     .await
 }

@@ -122,3 +122,4 @@ pub fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a dyn Array {
         .unwrap_or_else(|| panic!("no column {name}"))
         .as_ref()
 }
+pub mod s3;

@@ -1,0 +1,157 @@
+//! A real S3-compatible server on 127.0.0.1 for tests: the one tests/run.sh started
+//! (CDC_TEST_S3_ENDPOINT), or a moto server started here and stopped on drop.
+
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::Client;
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub struct S3Server {
+    pub endpoint: String,
+    child: Option<Child>,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn moto_server() -> String {
+    // Prefer the venv tests/run.sh installs, then PATH.
+    let venv = std::env::var("CDC_TEST_PYTHON")
+        .ok()
+        .map(|p| p.replace("/python", "/moto_server"));
+    venv.filter(|p| std::path::Path::new(p).exists())
+        .unwrap_or_else(|| "moto_server".into())
+}
+
+impl S3Server {
+    /// The shared server of tests/run.sh, or a private one.
+    pub fn shared_or_start() -> S3Server {
+        match std::env::var("CDC_TEST_S3_ENDPOINT") {
+            Ok(e) if !e.is_empty() => S3Server {
+                endpoint: e,
+                child: None,
+            },
+            _ => S3Server::start_on(free_port()),
+        }
+    }
+
+    /// Starts a moto server on `port` (bounded lifetime: `timeout` ends it even if a test dies).
+    pub fn start_on(port: u16) -> S3Server {
+        let child = Command::new("timeout")
+            .args([
+                "900",
+                &moto_server(),
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server (tests/run.sh installs it: pip install 'moto[server]')");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        S3Server {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child: Some(child),
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGTERM reaches `timeout`, which forwards it to moto.
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A client for the test server: dummy credentials, path-style, few fast retries.
+pub fn client(endpoint: &str) -> Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "testtest", None, None, "test"))
+        .force_path_style(true)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(50)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .build(),
+        )
+        .build();
+    Client::from_conf(conf)
+}
+
+static N: AtomicU32 = AtomicU32::new(0);
+
+/// A bucket name unique to this test run.
+pub fn unique_bucket(tag: &str) -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros();
+    format!(
+        "{tag}-{}-{}-{}",
+        std::process::id(),
+        t % 1_000_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub async fn create_bucket(c: &Client, bucket: &str) {
+    c.create_bucket().bucket(bucket).send().await.unwrap();
+}
+
+/// Every key under `prefix`, sorted.
+pub async fn list(c: &Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut pages = c
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        keys.extend(
+            page.unwrap()
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+    }
+    keys.sort();
+    keys
+}
+
+pub async fn get(c: &Client, bucket: &str, key: &str) -> Vec<u8> {
+    let o = c.get_object().bucket(bucket).key(key).send().await.unwrap();
+    o.body.collect().await.unwrap().into_bytes().to_vec()
+}

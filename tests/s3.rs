@@ -1,0 +1,238 @@
+//! The S3 sink against a real S3-compatible server on 127.0.0.1 (moto) with the real
+//! aws-sdk-s3 client: same keys and rows as the local directory, the CLI's s3:// output,
+//! multipart upload, and the failure response followed by a clean retry.
+
+mod common;
+
+use cdc_sink::config::Config;
+use cdc_sink::handler::Handler;
+use cdc_sink::schema::InferOnly;
+use cdc_sink::sink::local::LocalDir;
+use cdc_sink::sink::s3::{S3Settings, S3Sink};
+use cdc_sink::sink::ObjectSink;
+use common::s3::{self, S3Server};
+use common::*;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+type Rows = Vec<serde_json::Map<String, serde_json::Value>>;
+
+/// Keys and decoded contents (Parquet rows, or JSON Lines entries) of every object.
+async fn s3_contents(c: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> BTreeMap<String, Rows> {
+    let mut out = BTreeMap::new();
+    for key in s3::list(c, bucket, prefix).await {
+        let body = s3::get(c, bucket, &key).await;
+        out.insert(
+            key.trim_start_matches(prefix).to_string(),
+            decode(&key, body),
+        );
+    }
+    out
+}
+
+fn decode(key: &str, body: Vec<u8>) -> Rows {
+    if key.ends_with(".parquet") {
+        rows(&read_parquet(body))
+    } else {
+        body.split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect()
+    }
+}
+
+fn local_contents(dir: &std::path::Path) -> BTreeMap<String, Rows> {
+    files(dir)
+        .into_iter()
+        .map(|k| (k.clone(), decode(&k, std::fs::read(dir.join(&k)).unwrap())))
+        .collect()
+}
+
+fn sink(c: &aws_sdk_s3::Client, bucket: &str) -> S3Sink {
+    S3Sink::from_client(c.clone(), &S3Settings::new(bucket))
+}
+
+#[tokio::test]
+async fn s3_holds_the_same_objects_keys_and_rows_as_the_local_directory() {
+    let server = S3Server::shared_or_start();
+    let c = s3::client(&server.endpoint);
+    let bucket = s3::unique_bucket("same");
+    s3::create_bucket(&c, &bucket).await;
+    replay_all(&sink(&c, &bucket), &Config::default(), "lake").await;
+    let dir = tempfile::tempdir().unwrap();
+    replay_all(&LocalDir::new(dir.path()), &Config::default(), "").await;
+    let local = local_contents(dir.path());
+    let remote = s3_contents(&c, &bucket, "lake/").await;
+    assert!(local.len() > 20, "{} objects", local.len());
+    assert_eq!(
+        remote.keys().collect::<Vec<_>>(),
+        local.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(remote, local);
+}
+
+#[tokio::test]
+async fn cli_replays_to_s3_through_the_standard_endpoint_variable() {
+    let server = S3Server::shared_or_start();
+    let c = s3::client(&server.endpoint);
+    let bucket = s3::unique_bucket("cli");
+    s3::create_bucket(&c, &bucket).await;
+    let input = root().join("test-input/kinesis_test_input.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cdc-sink"))
+        .args(["replay", "--out", &format!("s3://{bucket}/some/prefix")])
+        .arg(&input)
+        .env("AWS_ENDPOINT_URL_S3", &server.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "testtest")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let b = batch("kinesis_test_input.json", &Config::default());
+    cdc_sink::pipeline::write_batch(&b, &LocalDir::new(dir.path()))
+        .await
+        .unwrap();
+    assert_eq!(
+        s3_contents(&c, &bucket, "some/prefix/").await,
+        local_contents(dir.path())
+    );
+}
+
+#[tokio::test]
+async fn large_objects_use_multipart_upload() {
+    let server = S3Server::shared_or_start();
+    let c = s3::client(&server.endpoint);
+    let bucket = s3::unique_bucket("multipart");
+    s3::create_bucket(&c, &bucket).await;
+    let mut settings = S3Settings::new(&bucket);
+    settings.multipart_threshold = 5 * 1024 * 1024;
+    let sink = S3Sink::from_client(c.clone(), &settings);
+    let body: Vec<u8> = (0..12 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    sink.put("big/object.bin", bytes::Bytes::from(body.clone()))
+        .await
+        .unwrap();
+    assert_eq!(s3::get(&c, &bucket, "big/object.bin").await, body);
+    let head = c
+        .head_object()
+        .bucket(&bucket)
+        .key("big/object.bin")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        head.e_tag().unwrap_or("").trim_matches('"').ends_with("-5"),
+        "multipart ETag: {:?}",
+        head.e_tag()
+    );
+    // A failed multipart upload is aborted: nothing is left behind.
+    let missing = S3Sink::from_client(
+        c.clone(),
+        &S3Settings {
+            bucket: format!("{bucket}-missing"),
+            ..settings.clone()
+        },
+    );
+    assert!(missing.put("x", bytes::Bytes::from(body)).await.is_err());
+    let uploads = c
+        .list_multipart_uploads()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty());
+}
+
+fn handler(c: &aws_sdk_s3::Client, bucket: &str) -> Handler<S3Sink, InferOnly> {
+    Handler {
+        config: Config::default(),
+        prefix: "cdc".into(),
+        sink: sink(c, bucket),
+        schemas: InferOnly,
+    }
+}
+
+fn first_seq(event: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(event).unwrap();
+    v["Records"][0]["kinesis"]["sequenceNumber"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_refused_write_fails_the_batch_and_the_retry_yields_a_clean_run() {
+    let server = S3Server::shared_or_start();
+    let c = s3::client(&server.endpoint);
+    let clean = s3::unique_bucket("clean");
+    s3::create_bucket(&c, &clean).await;
+    let later = s3::unique_bucket("later");
+    for (name, _) in samples() {
+        let event = sample_bytes(&name);
+        let (ok, _) = handler(&c, &clean).handle(&event).await.unwrap();
+        assert!(ok.batch_item_failures.is_empty(), "{name}");
+        // The bucket does not exist yet: every write is refused.
+        let (failed, inv) = handler(&c, &later).handle(&event).await.unwrap();
+        assert!(inv.failed);
+        let ids: Vec<_> = failed
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            vec![first_seq(&event)],
+            "{name}: the whole batch is reported for retry"
+        );
+    }
+    s3::create_bucket(&c, &later).await;
+    for (name, _) in samples() {
+        let (ok, _) = handler(&c, &later)
+            .handle(&sample_bytes(&name))
+            .await
+            .unwrap();
+        assert!(ok.batch_item_failures.is_empty(), "{name}");
+    }
+    assert_eq!(
+        s3_contents(&c, &later, "cdc/").await,
+        s3_contents(&c, &clean, "cdc/").await
+    );
+}
+
+#[tokio::test]
+async fn a_stopped_server_fails_the_batch_and_after_it_is_back_the_retry_is_clean() {
+    let port = s3::free_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let c = s3::client(&endpoint);
+    let event = sample_bytes("multi_table.json");
+    // Nothing listens: connection refused on every attempt.
+    let mut settings = S3Settings::new("lake");
+    settings.attempt_timeout = Duration::from_secs(2);
+    let (failed, _) = handler(&c, "lake").handle(&event).await.unwrap();
+    assert_eq!(failed.batch_item_failures.len(), 1);
+    assert_eq!(
+        failed.batch_item_failures[0].item_identifier.as_deref(),
+        Some(first_seq(&event).as_str())
+    );
+
+    let _server = S3Server::start_on(port);
+    s3::create_bucket(&c, "lake").await;
+    let (ok, _) = handler(&c, "lake").handle(&event).await.unwrap();
+    assert!(ok.batch_item_failures.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let b = cdc_sink::pipeline::build_batch(&event, &Config::default(), "", &InferOnly).unwrap();
+    cdc_sink::pipeline::write_batch(&b, &LocalDir::new(dir.path()))
+        .await
+        .unwrap();
+    assert_eq!(
+        s3_contents(&c, "lake", "cdc/").await,
+        local_contents(dir.path())
+    );
+}
