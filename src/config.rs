@@ -126,6 +126,25 @@ pub mod env {
     pub const S3_ATTEMPT_TIMEOUT_SECS: &str = "CDC_S3_ATTEMPT_TIMEOUT_SECS";
     pub const S3_FORCE_PATH_STYLE: &str = "CDC_S3_FORCE_PATH_STYLE";
     pub const METRICS_NAMESPACE: &str = "CDC_METRICS_NAMESPACE";
+
+    /// Every variable cdc-sink reads (documented in `.env.example` and the README).
+    pub const ALL: &[&str] = &[
+        BUCKET,
+        PREFIX,
+        FORMAT,
+        COMPRESSION,
+        PARTITION,
+        PARTITION_TIME,
+        BEFORE_IMAGE_KEY,
+        KMS_KEY_ID,
+        MULTIPART_THRESHOLD_MB,
+        S3_MAX_ATTEMPTS,
+        S3_ATTEMPT_TIMEOUT_SECS,
+        S3_FORCE_PATH_STYLE,
+        METRICS_NAMESPACE,
+        "AWS_ENDPOINT_URL_S3",
+        "RUST_LOG",
+    ];
 }
 
 /// Parses one named setting, turning the parse failure into a [`ConfigError`].

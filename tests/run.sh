@@ -28,17 +28,29 @@ fi
 export PATH="$VENV/bin:$PATH"
 export CDC_TEST_PYTHON="$VENV/bin/python"
 
-# 2. An S3-compatible server on 127.0.0.1 for the whole run (bounded lifetime), stopped on exit.
+# 2. s3s-fs, the S3-compatible server the tests use (moto 5.2.1 breaks the SDK's multipart
+#    upload), from crates.io; then one instance on 127.0.0.1 for the whole run (bounded
+#    lifetime), stopped on exit.
+if ! s3s-fs --version 2>/dev/null | grep -q "0.14.1"; then
+  step "installing s3s-fs 0.14.1 (cargo install, about 2 minutes)"
+  cargo install s3s-fs@0.14.1 --features binary --locked
+fi
+
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -n "${S3_DATA:-}" ] && rm -rf "$S3_DATA"
+}
 trap cleanup EXIT
 free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 S3_PORT=$(free_port)
-step "starting moto S3 server on 127.0.0.1:$S3_PORT"
-timeout 3600 "$VENV/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$TOOLS/moto.log" 2>&1 &
+S3_DATA=$(mktemp -d)
+step "starting s3s-fs on 127.0.0.1:$S3_PORT (data in $S3_DATA)"
+timeout 3600 s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key test --secret-key testtest "$S3_DATA" >"$TOOLS/s3s-fs.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$S3_PORT/" >/dev/null 2>&1 && break
+  (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null && break
   sleep 0.1
 done
 export CDC_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
@@ -48,7 +60,13 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=testtest AWS_REGION=us-east-
 step "cargo build (release, all targets)"
 cargo build --release --all-targets --locked
 
-# 4. Tests: unit, pipeline, CLI, S3, Athena-like reads, cargo-lambda.
+# 4. The README's quick start, verbatim, then the tests: unit, pipeline, CLI, S3, Athena-like
+#    reads, cargo-lambda.
+step "README quick start"
+rm -rf out
+cargo run --release -- replay test-input/kinesis_test_input.json --out out/
+rm -rf out
+
 step "cargo test"
 cargo test --release --locked -- --test-threads 2
 
