@@ -23,9 +23,10 @@ use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
 use base64::Engine;
 use bytes::Bytes;
-use futures::stream::{self, TryStreamExt};
+use futures::stream::{self, StreamExt};
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Objects written at once per invocation.
@@ -120,10 +121,33 @@ pub fn build_batch<S: SchemaSource + ?Sized>(
 
 /// Writes a batch's objects, several at once. Any failure fails the batch: the caller reports
 /// it to Lambda so the whole batch is retried, overwriting the same keys.
+///
+/// After a failure no new write starts, but every write already started is awaited before
+/// returning: a write abandoned mid-flight could otherwise land after the retry rewrote the
+/// same key, putting stale rows back.
 pub async fn write_batch<K: ObjectSink>(batch: &Batch, sink: &K) -> Result<(), SinkError> {
-    stream::iter(batch.objects.iter().map(Ok))
-        .try_for_each_concurrent(WRITE_CONCURRENCY, |o| sink.put(&o.key, o.body.clone()))
-        .await
+    let failed = AtomicBool::new(false);
+    let results: Vec<Result<(), SinkError>> = stream::iter(&batch.objects)
+        .map(|o| {
+            let failed = &failed;
+            async move {
+                if failed.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                let r = sink.put(&o.key, o.body.clone()).await;
+                if r.is_err() {
+                    failed.store(true, Ordering::SeqCst);
+                }
+                r
+            }
+        })
+        .buffer_unordered(WRITE_CONCURRENCY)
+        .collect()
+        .await;
+    results
+        .into_iter()
+        .find_map(Result::err)
+        .map_or(Ok(()), Err)
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
