@@ -97,6 +97,8 @@ pub struct Config {
     pub partition_time: PartitionTime,
     /// The top-level key under which DMS puts the before-image (`BeforeImageSettings.FieldName`).
     pub before_image_key: String,
+    /// Cached registry schemas older than this are re-read, to notice other writers' changes.
+    pub schema_refresh: std::time::Duration,
 }
 
 impl Default for Config {
@@ -107,9 +109,13 @@ impl Default for Config {
             partition: Partitioning::Day,
             partition_time: PartitionTime::Commit,
             before_image_key: "before-image".to_string(),
+            schema_refresh: std::time::Duration::from_secs(DEFAULT_SCHEMA_REFRESH_SECS),
         }
     }
 }
+
+/// Default of `CDC_SCHEMA_REFRESH_SECS`.
+pub const DEFAULT_SCHEMA_REFRESH_SECS: u64 = 60;
 
 /// Environment variable names, shared by the Lambda, the CLI's flag fallbacks and `.env.example`.
 pub mod env {
@@ -126,6 +132,7 @@ pub mod env {
     pub const S3_ATTEMPT_TIMEOUT_SECS: &str = "CDC_S3_ATTEMPT_TIMEOUT_SECS";
     pub const S3_FORCE_PATH_STYLE: &str = "CDC_S3_FORCE_PATH_STYLE";
     pub const METRICS_NAMESPACE: &str = "CDC_METRICS_NAMESPACE";
+    pub const SCHEMA_REFRESH_SECS: &str = "CDC_SCHEMA_REFRESH_SECS";
 
     /// Every variable cdc-sink reads (documented in `.env.example` and the README).
     pub const ALL: &[&str] = &[
@@ -232,6 +239,7 @@ impl Config {
             partition,
             partition_time,
             before_image_key,
+            ..Config::default()
         })
     }
 

@@ -2,24 +2,28 @@
 //! event bytes in, the Kinesis partial batch response out.
 //!
 //! Failure semantics: a record that cannot be used is quarantined and the batch succeeds. When a
-//! write fails after the SDK's retries, the response names the batch's first sequence number;
-//! Lambda then retries the whole batch, whose deterministic keys overwrite what was written.
+//! write fails after the SDK's retries (data or schema registry), the response names the batch's
+//! first sequence number; Lambda then retries the whole batch, whose deterministic keys
+//! overwrite what was written.
 
 use crate::config::Config;
 use crate::metrics::Invocation;
-use crate::pipeline::{build_batch, write_batch, PipelineError};
-use crate::schema::SchemaSource;
+use crate::pipeline::{write_batch, PipelineError};
+use crate::schema::store::SchemaStore;
+use crate::schema::sync::{RegistryError, SchemaRegistry};
 use crate::sink::ObjectSink;
 use aws_lambda_events::streams::KinesisEventResponse;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Everything an invocation needs, built once at cold start.
-pub struct Handler<K, S> {
+pub struct Handler<K> {
     pub config: Config,
     /// Key prefix of every object (normalised, may be empty).
     pub prefix: String,
+    /// Where data objects and registry documents go.
     pub sink: K,
-    pub schemas: S,
+    /// Registered table schemas, cached while the Lambda is warm.
+    pub registry: SchemaRegistry,
 }
 
 fn now_us() -> i64 {
@@ -29,7 +33,24 @@ fn now_us() -> i64 {
         .unwrap_or(0)
 }
 
-impl<K: ObjectSink, S: SchemaSource> Handler<K, S> {
+fn first_seq(event: &[u8]) -> String {
+    crate::kinesis::parse_event(event)
+        .ok()
+        .and_then(|r| r.first().and_then(|r| r.seq.as_deref().map(str::to_string)))
+        .unwrap_or_default()
+}
+
+impl<K: ObjectSink + SchemaStore> Handler<K> {
+    pub fn new(config: Config, prefix: String, sink: K) -> Handler<K> {
+        let registry = SchemaRegistry::new(&prefix, config.schema_refresh);
+        Handler {
+            config,
+            prefix,
+            sink,
+            registry,
+        }
+    }
+
     /// Processes one event. `Err` only for a payload that is not a Kinesis event at all (the
     /// invocation then fails and Lambda retries it, as for any function error).
     pub async fn handle(
@@ -39,12 +60,18 @@ impl<K: ObjectSink, S: SchemaSource> Handler<K, S> {
         let start = Instant::now();
         let mut response = KinesisEventResponse::default();
         let mut inv = Invocation::default();
-        match build_batch(event, &self.config, &self.prefix, &self.schemas) {
-            Ok(batch) => {
+        match self.registry.build(&self.sink, event, &self.config).await {
+            Ok((batch, report)) => {
                 inv.counts = batch.counts.clone();
                 inv.iterator_age_ms = batch
                     .oldest_arrival_us
                     .map(|a| (now_us() - a).max(0) as f64 / 1000.0);
+                for change in &report.changes {
+                    tracing::info!(change = %change, "schema registry updated");
+                }
+                for note in &report.notes {
+                    tracing::warn!(note = %note, "table-def type kept as string");
+                }
                 if let Err(e) = write_batch(&batch, &self.sink).await {
                     tracing::error!(error = %e, first_seq = batch.first_seq.as_deref().unwrap_or(""), "write failed after retries; reporting the whole batch for retry");
                     response.add_failure(batch.first_seq.clone().unwrap_or_default());
@@ -54,16 +81,14 @@ impl<K: ObjectSink, S: SchemaSource> Handler<K, S> {
                     tracing::warn!(reason = code, records = n, "records quarantined");
                 }
             }
-            Err(PipelineError::Event(e)) => return Err(PipelineError::Event(e)),
-            Err(e @ PipelineError::Encode(_)) => {
-                // Not a property of the input: retrying may succeed (e.g. after a memory spike).
-                tracing::error!(error = %e, "encoding failed; reporting the whole batch for retry");
-                response.add_failure(
-                    crate::kinesis::parse_event(event)
-                        .ok()
-                        .and_then(|r| r.first().and_then(|r| r.seq.as_deref().map(str::to_string)))
-                        .unwrap_or_default(),
-                );
+            Err(RegistryError::Pipeline(PipelineError::Event(e))) => {
+                return Err(PipelineError::Event(e))
+            }
+            Err(e) => {
+                // Registry I/O, contention or an encoding failure: not a property of one record,
+                // so the whole batch is retried.
+                tracing::error!(error = %e, "reporting the whole batch for retry");
+                response.add_failure(first_seq(event));
                 inv.failed = true;
             }
         }

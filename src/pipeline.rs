@@ -14,6 +14,7 @@ use crate::encode::{self, EncodeError};
 use crate::kinesis::{self, EventError, RawRecord};
 use crate::partition::{self, Partition};
 use crate::quarantine::{self, ControlEntry, Origin, QuarantineEntry, Reason};
+use crate::schema::tabledef::{self, TableDef};
 use crate::schema::{infer_type, Column, ColumnType, SchemaSource, TableSchema, TypeSource};
 use crate::sink::{ObjectSink, SinkError};
 use crate::time;
@@ -67,6 +68,8 @@ pub struct Batch {
     pub tables: Vec<(TableId, TableSchema)>,
     /// Quarantined records per reason code, sorted by code.
     pub quarantine_reasons: Vec<(&'static str, u64)>,
+    /// Table definitions carried by control records (`create-table` with IncludeControlDetails).
+    pub table_defs: Vec<(TableId, TableDef)>,
 }
 
 /// The event could not be processed at all.
@@ -101,6 +104,7 @@ pub fn build_batch<S: SchemaSource + ?Sized>(
         key_buf: String::new(),
         control: Vec::new(),
         quarantine: Vec::new(),
+        table_defs: Vec::new(),
         fallback_arrival: records
             .iter()
             .filter_map(|r| r.arrival_us)
@@ -244,6 +248,7 @@ struct BatchBuilder<'c, S: ?Sized> {
     key_buf: String,
     control: Vec<(Partition, ControlEntry)>,
     quarantine: Vec<(Partition, QuarantineEntry)>,
+    table_defs: Vec<(TableId, TableDef)>,
     fallback_arrival: i64,
     fallback_seq: String,
 }
@@ -313,6 +318,12 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
                 record_type: "control".into(),
                 operation: op.into(),
             });
+        }
+        if let Some(def) = msg.control.and_then(tabledef::parse) {
+            let id = TableId::new(md.schema_name.as_deref().unwrap_or(""), table);
+            if !id.schema.is_empty() && !id.table.is_empty() {
+                self.table_defs.push((id, def));
+            }
         }
         let (origin, arrival) = self.origin(r);
         let control = msg.control.and_then(|c| {
@@ -542,6 +553,7 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
             tables,
             control,
             quarantine,
+            table_defs,
             fallback_seq,
             ..
         } = self;
@@ -647,6 +659,7 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
             oldest_arrival_us,
             tables: schemas,
             quarantine_reasons,
+            table_defs,
         })
     }
 }

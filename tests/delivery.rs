@@ -6,7 +6,7 @@ mod common;
 use bytes::Bytes;
 use cdc_sink::config::Config;
 use cdc_sink::handler::Handler;
-use cdc_sink::schema::InferOnly;
+use cdc_sink::schema::store::{Precondition, PutOutcome, SchemaStore};
 use cdc_sink::sink::local::LocalDir;
 use cdc_sink::sink::{ObjectSink, SinkError};
 use common::*;
@@ -35,6 +35,23 @@ impl ObjectSink for Flaky {
     }
 }
 
+impl SchemaStore for Flaky {
+    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, SinkError> {
+        SchemaStore::get(&self.inner, key).await
+    }
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Bytes,
+        pre: Precondition,
+    ) -> Result<PutOutcome, SinkError> {
+        self.inner.put_if(key, body, pre).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, SinkError> {
+        SchemaStore::list(&self.inner, prefix).await
+    }
+}
+
 /// A small deterministic generator for schedules.
 struct Lcg(u64);
 impl Lcg {
@@ -54,7 +71,7 @@ fn sub_event(records: &[serde_json::Value]) -> Vec<u8> {
 /// Delivers `records[range]` the way the event source mapping does after failures: the whole
 /// batch is retried (sometimes bisected) until it succeeds.
 async fn deliver(
-    h: &Handler<Flaky, InferOnly>,
+    h: &Handler<Flaky>,
     records: &[serde_json::Value],
     rng: &mut Lcg,
     depth: u32,
@@ -97,15 +114,11 @@ async fn retries_bisection_and_cut_off_writes_leave_every_record_exactly_once() 
         let records = event["Records"].as_array().unwrap().clone();
         for seed in 0..40u64 {
             let dir = tempfile::tempdir().unwrap();
-            let h = Handler {
-                config: Config::default(),
-                prefix: String::new(),
-                sink: Flaky {
-                    inner: LocalDir::new(dir.path()),
-                    budget: AtomicI64::new(i64::MAX),
-                },
-                schemas: InferOnly,
+            let sink = Flaky {
+                inner: LocalDir::new(dir.path()),
+                budget: AtomicI64::new(i64::MAX),
             };
+            let h = Handler::new(Config::default(), String::new(), sink);
             let mut rng = Lcg(seed * 7919 + name.len() as u64);
             // The shard is consumed in batches of random size, each retried until it succeeds.
             let mut start = 0;

@@ -133,13 +133,8 @@ async fn large_objects_use_multipart_upload() {
     );
 }
 
-fn handler(c: &aws_sdk_s3::Client, bucket: &str) -> Handler<S3Sink, InferOnly> {
-    Handler {
-        config: Config::default(),
-        prefix: "cdc".into(),
-        sink: sink(c, bucket),
-        schemas: InferOnly,
-    }
+fn handler(c: &aws_sdk_s3::Client, bucket: &str) -> Handler<S3Sink> {
+    Handler::new(Config::default(), "cdc".into(), sink(c, bucket))
 }
 
 fn first_seq(event: &[u8]) -> String {

@@ -6,13 +6,12 @@ use cdc_sink::config::{env, Config};
 use cdc_sink::handler::Handler;
 use cdc_sink::metrics;
 use cdc_sink::partition::normalise_prefix;
-use cdc_sink::schema::InferOnly;
 use cdc_sink::sink::s3::{S3Settings, S3Sink};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-async fn init() -> Result<Handler<S3Sink, InferOnly>, String> {
+async fn init() -> Result<Handler<S3Sink>, String> {
     let lookup = |k: &str| std::env::var(k).ok();
     let config = Config::from_env().map_err(|e| e.to_string())?;
     let s3 = S3Settings::from_lookup(&lookup, None).map_err(|e| e.to_string())?;
@@ -21,12 +20,7 @@ async fn init() -> Result<Handler<S3Sink, InferOnly>, String> {
     let sink = S3Sink::connect(&s3).await;
     tracing::info!(bucket = %s3.bucket, prefix = %prefix, format = %config.format, compression = %config.compression,
         partition = %config.partition, partition_time = %config.partition_time, "cdc-sink initialised");
-    Ok(Handler {
-        config,
-        prefix,
-        sink,
-        schemas: InferOnly,
-    })
+    Ok(Handler::new(config, prefix, sink))
 }
 
 /// Reports a failed init to the Lambda Runtime API (`/runtime/init/error`), so the function's

@@ -4,6 +4,10 @@
 //! it does not know from the values it sees. Inference never picks a type that a later value
 //! could break in a way Athena cannot read (JSON numbers become `double`, never `bigint`).
 
+pub mod registry;
+pub mod store;
+pub mod sync;
+pub mod tabledef;
 pub mod types;
 
 use crate::value::Json;

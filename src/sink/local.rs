@@ -40,7 +40,8 @@ impl LocalDir {
     }
 }
 
-fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
+/// Writes a file atomically: temporary file in the same directory, fsync, rename.
+pub(crate) fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path

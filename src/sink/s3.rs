@@ -263,6 +263,103 @@ impl S3Sink {
     }
 }
 
+/// The HTTP status of a failed call, if a response arrived.
+fn status<E, R: HttpStatus>(e: &aws_sdk_s3::error::SdkError<E, R>) -> Option<u16> {
+    e.raw_response().map(HttpStatus::status)
+}
+
+trait HttpStatus {
+    fn status(&self) -> u16;
+}
+
+impl HttpStatus for aws_sdk_s3::config::http::HttpResponse {
+    fn status(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+impl S3Sink {
+    /// Reads an object and its ETag; `None` when it does not exist.
+    pub async fn get_object(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, SinkError> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(o) => {
+                let etag = o.e_tag().unwrap_or_default().to_string();
+                let body = o
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| self.fail(key, e))?
+                    .into_bytes()
+                    .to_vec();
+                Ok(Some((body, etag)))
+            }
+            Err(e) if status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(self.fail(key, e)),
+        }
+    }
+
+    /// Writes only if the precondition holds (`If-None-Match: *` or `If-Match: etag`).
+    pub async fn put_conditional(
+        &self,
+        key: &str,
+        body: Bytes,
+        pre: crate::schema::store::Precondition,
+    ) -> Result<crate::schema::store::PutOutcome, SinkError> {
+        use crate::schema::store::{Precondition, PutOutcome};
+        let (sse, kms) = self.sse();
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .set_server_side_encryption(sse)
+            .set_ssekms_key_id(kms);
+        let req = match pre {
+            Precondition::Absent => req.if_none_match("*"),
+            Precondition::Match(etag) => req.if_match(etag),
+        };
+        match req.send().await {
+            Ok(o) => Ok(PutOutcome::Written {
+                etag: o.e_tag().unwrap_or_default().to_string(),
+            }),
+            // 412 Precondition Failed; 409 ConditionalRequestConflict when writes race.
+            Err(e) if matches!(status(&e), Some(412 | 409)) => Ok(PutOutcome::Conflict),
+            Err(e) => Err(self.fail(key, e)),
+        }
+    }
+
+    /// Keys under a prefix, sorted.
+    pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, SinkError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.fail(prefix, e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}
+
 impl ObjectSink for S3Sink {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), SinkError> {
         if body.len() >= self.multipart_threshold {

@@ -1,0 +1,345 @@
+//! The schema registry document, `{prefix}/_schemas/{schema}/{table}.json`, and the pure rules
+//! that evolve it. Athena ignores the `_schemas` folder.
+//!
+//! A registered type only changes in a way Athena can read old files under (INT to BIGINT).
+//! A more trusted source that disagrees otherwise (a table-def arriving after inference) is
+//! recorded under `pending` and reported; `cdc-sink schema set` applies it on purpose.
+
+use super::{Column, ColumnType, TableSchema, TypeSource};
+use crate::change::TableId;
+use crate::partition::escape_segment;
+use serde::{Deserialize, Serialize};
+
+/// History entries kept in the document.
+const HISTORY: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredColumn {
+    pub name: String,
+    /// Athena spelling, e.g. `decimal(10,2)`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub nullable: bool,
+    pub source: TypeSource,
+}
+
+/// A type a more trusted source declared but that was not applied (it would break old files).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub column: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub source: TypeSource,
+    pub registered: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    pub version: u64,
+    pub changes: Vec<String>,
+}
+
+/// One table's registered schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registered {
+    pub schema: String,
+    pub table: String,
+    /// Increases by one with every change.
+    pub version: u64,
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    pub columns: Vec<RegisteredColumn>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Pending>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<History>,
+}
+
+/// The registry key of a table.
+pub fn key(prefix: &str, t: &TableId) -> String {
+    let rel = format!(
+        "_schemas/{}/{}.json",
+        escape_segment(&t.schema),
+        escape_segment(&t.table)
+    );
+    if prefix.is_empty() {
+        rel
+    } else {
+        format!("{prefix}/{rel}")
+    }
+}
+
+impl Registered {
+    pub fn empty(t: &TableId) -> Registered {
+        Registered {
+            schema: t.schema.clone(),
+            table: t.table.clone(),
+            version: 0,
+            primary_key: Vec::new(),
+            columns: Vec::new(),
+            pending: Vec::new(),
+            history: Vec::new(),
+        }
+    }
+
+    pub fn id(&self) -> TableId {
+        TableId::new(&self.schema, &self.table)
+    }
+
+    /// Parses a stored document.
+    pub fn from_json(bytes: &[u8]) -> Result<Registered, String> {
+        let r: Registered = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        r.to_schema()?;
+        Ok(r)
+    }
+
+    /// The stored form: one line of JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec(self).unwrap_or_default();
+        v.push(b'\n');
+        v
+    }
+
+    /// The schema the pipeline writes with.
+    pub fn to_schema(&self) -> Result<TableSchema, String> {
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| {
+                let ty: ColumnType =
+                    c.ty.parse()
+                        .map_err(|e| format!("column {}: {e}", c.name))?;
+                Ok(Column {
+                    name: c.name.clone(),
+                    ty,
+                    nullable: c.nullable,
+                    source: c.source,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(TableSchema {
+            columns,
+            primary_key: self.primary_key.clone(),
+        })
+    }
+
+    fn column_mut(&mut self, name: &str) -> Option<&mut RegisteredColumn> {
+        self.columns.iter_mut().find(|c| c.name == name)
+    }
+
+    fn bump(&mut self, changes: Vec<String>) {
+        self.version += 1;
+        self.history.push(History {
+            version: self.version,
+            changes,
+        });
+        let excess = self.history.len().saturating_sub(HISTORY);
+        self.history.drain(..excess);
+    }
+}
+
+fn reg_column(c: &Column, source: TypeSource) -> RegisteredColumn {
+    RegisteredColumn {
+        name: c.name.clone(),
+        ty: c.ty.athena(),
+        nullable: c.nullable,
+        source,
+    }
+}
+
+/// The next version of a table's registry entry after a batch, or `None` if nothing changes.
+/// `defs` are table-defs seen in the batch (declared types); `observed` is what the batch wrote
+/// (registered columns with their registered types, plus newly inferred ones).
+pub fn evolve(
+    current: Option<&Registered>,
+    t: &TableId,
+    defs: &[&TableSchema],
+    observed: Option<&TableSchema>,
+) -> Option<Registered> {
+    let mut reg = current.cloned().unwrap_or_else(|| Registered::empty(t));
+    let mut changes = Vec::new();
+    for def in defs {
+        for c in &def.columns {
+            let Some(rc) = reg.column_mut(&c.name) else {
+                reg.columns.push(reg_column(c, TypeSource::TableDef));
+                changes.push(format!("added column {} {} (table-def)", c.name, c.ty));
+                continue;
+            };
+            let registered: Option<ColumnType> = rc.ty.parse().ok();
+            if rc.source == TypeSource::Override {
+                continue;
+            }
+            if registered == Some(c.ty) {
+                if rc.source == TypeSource::Inferred {
+                    rc.source = TypeSource::TableDef;
+                    changes.push(format!("column {} {} confirmed by table-def", c.name, c.ty));
+                }
+            } else if registered.is_some_and(|r| r.widens_to(c.ty)) {
+                changes.push(format!(
+                    "widened column {} from {} to {} (table-def)",
+                    c.name, rc.ty, c.ty
+                ));
+                rc.ty = c.ty.athena();
+                rc.source = TypeSource::TableDef;
+            } else {
+                let p = Pending {
+                    column: c.name.clone(),
+                    ty: c.ty.athena(),
+                    source: TypeSource::TableDef,
+                    registered: rc.ty.clone(),
+                };
+                if !reg.pending.contains(&p) {
+                    changes.push(format!(
+                        "table-def declares column {} as {} but it is registered as {}: not applied (old files would become unreadable); apply with `cdc-sink schema set`",
+                        c.name, c.ty, p.registered
+                    ));
+                    reg.pending.push(p);
+                }
+            }
+        }
+        if reg.primary_key.is_empty() && !def.primary_key.is_empty() {
+            reg.primary_key = def.primary_key.clone();
+            changes.push(format!(
+                "primary key ({}) from table-def",
+                def.primary_key.join(", ")
+            ));
+        }
+    }
+    if let Some(obs) = observed {
+        for c in &obs.columns {
+            if reg.column_mut(&c.name).is_none() {
+                reg.columns.push(reg_column(c, c.source));
+                changes.push(format!(
+                    "added column {} {} (inferred from values)",
+                    c.name, c.ty
+                ));
+            }
+        }
+    }
+    if changes.is_empty() {
+        return None;
+    }
+    reg.bump(changes);
+    Some(reg)
+}
+
+/// Applies a user's override: the given columns take the given types (even incompatible ones),
+/// pending entries for them are cleared, and a non-empty primary key replaces the registered one.
+pub fn apply_override(current: Option<&Registered>, t: &TableId, o: &TableSchema) -> Registered {
+    let mut reg = current.cloned().unwrap_or_else(|| Registered::empty(t));
+    let mut changes = Vec::new();
+    for c in &o.columns {
+        match reg.column_mut(&c.name) {
+            Some(rc) => {
+                changes.push(format!("override: column {} {} -> {}", c.name, rc.ty, c.ty));
+                *rc = reg_column(c, TypeSource::Override);
+            }
+            None => {
+                changes.push(format!("override: added column {} {}", c.name, c.ty));
+                reg.columns.push(reg_column(c, TypeSource::Override));
+            }
+        }
+        reg.pending.retain(|p| p.column != c.name);
+    }
+    if !o.primary_key.is_empty() && o.primary_key != reg.primary_key {
+        changes.push(format!(
+            "override: primary key ({})",
+            o.primary_key.join(", ")
+        ));
+        reg.primary_key = o.primary_key.clone();
+    }
+    if changes.is_empty() {
+        changes.push("override: no change".into());
+    }
+    reg.bump(changes);
+    reg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(cols: &[(&str, ColumnType, TypeSource)]) -> TableSchema {
+        TableSchema {
+            columns: cols
+                .iter()
+                .map(|(n, ty, s)| Column {
+                    name: n.to_string(),
+                    ty: *ty,
+                    nullable: true,
+                    source: *s,
+                })
+                .collect(),
+            primary_key: vec![],
+        }
+    }
+
+    #[test]
+    fn adds_columns_and_never_flips_types() {
+        let t = TableId::new("public", "orders");
+        let v1 = evolve(
+            None,
+            &t,
+            &[],
+            Some(&schema(&[(
+                "id",
+                ColumnType::Float64,
+                TypeSource::Inferred,
+            )])),
+        )
+        .unwrap();
+        assert_eq!((v1.version, v1.columns[0].ty.as_str()), (1, "double"));
+        assert!(
+            evolve(Some(&v1), &t, &[], Some(&v1.to_schema().unwrap())).is_none(),
+            "nothing new, no version"
+        );
+        // A table-def arriving after inference: recorded, not applied.
+        let mut def = schema(&[
+            ("id", ColumnType::Int32, TypeSource::TableDef),
+            ("note", ColumnType::String, TypeSource::TableDef),
+        ]);
+        def.primary_key = vec!["id".into()];
+        let v2 = evolve(Some(&v1), &t, &[&def], None).unwrap();
+        assert_eq!(v2.columns[0].ty, "double");
+        assert_eq!(v2.columns[1].ty, "string");
+        assert_eq!(v2.pending.len(), 1);
+        assert_eq!(v2.primary_key, ["id"]);
+        assert!(
+            evolve(Some(&v2), &t, &[&def], None).is_none(),
+            "the same conflict is recorded once"
+        );
+        // INT to BIGINT widens.
+        let v3 = evolve(
+            Some(&v2),
+            &t,
+            &[&schema(&[("n", ColumnType::Int32, TypeSource::TableDef)])],
+            None,
+        )
+        .unwrap();
+        let v4 = evolve(
+            Some(&v3),
+            &t,
+            &[&schema(&[("n", ColumnType::Int64, TypeSource::TableDef)])],
+            None,
+        )
+        .unwrap();
+        assert_eq!(v4.columns[2].ty, "bigint");
+        // The override applies the pending type on purpose.
+        let v5 = apply_override(
+            Some(&v4),
+            &t,
+            &schema(&[("id", ColumnType::Int32, TypeSource::Override)]),
+        );
+        assert_eq!(
+            (
+                v5.columns[0].ty.as_str(),
+                v5.columns[0].source,
+                v5.pending.len()
+            ),
+            ("int", TypeSource::Override, 0)
+        );
+        assert_eq!(v5.version, 5);
+        let round = Registered::from_json(&v5.to_json()).unwrap();
+        assert_eq!(round, v5);
+    }
+}

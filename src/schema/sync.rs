@@ -1,0 +1,245 @@
+//! Keeps the registry and the data in step: a batch is built with the registered schemas, the
+//! registry is evolved with what the batch saw (new columns, table-defs) using conditional
+//! writes, and the batch is rebuilt until it matches the registry. Only then are data objects
+//! written, so every file of a table has the registry's columns and types.
+
+use super::registry::{self, evolve, Registered};
+use super::store::{Precondition, PutOutcome, SchemaStore};
+use super::{SchemaSource, TableSchema};
+use crate::change::TableId;
+use crate::config::Config;
+use crate::pipeline::{build_batch, Batch, PipelineError};
+use crate::sink::SinkError;
+use bytes::Bytes;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Rebuilds allowed per event before giving up (each needs a registry change or conflict).
+const MAX_ROUNDS: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error("schema registry: {0}")]
+    Store(#[from] SinkError),
+    #[error("schema registry document {key} is unreadable ({why}); fix it with `cdc-sink schema set` or delete it")]
+    Corrupt { key: String, why: String },
+    #[error("schema registry: still conflicting with other writers after {MAX_ROUNDS} rounds")]
+    Contention,
+}
+
+#[derive(Clone)]
+struct Cached {
+    doc: Option<Registered>,
+    schema: Option<Arc<TableSchema>>,
+    etag: Option<String>,
+    fetched: Instant,
+}
+
+/// The registered schemas a batch is built with (a snapshot of the cache).
+struct Snapshot(HashMap<TableId, Arc<TableSchema>>);
+
+impl SchemaSource for Snapshot {
+    fn lookup(&self, table: &TableId) -> Option<Arc<TableSchema>> {
+        self.0.get(table).cloned()
+    }
+}
+
+/// A cache of registry documents, kept per warm Lambda (or per CLI run).
+pub struct SchemaRegistry {
+    prefix: String,
+    /// Entries older than this are re-read before use, to notice other writers' changes.
+    refresh_after: Duration,
+    cache: Mutex<HashMap<TableId, Cached>>,
+}
+
+/// What changed in the registry while processing an event, for logs and the CLI.
+#[derive(Debug, Default, Clone)]
+pub struct SchemaReport {
+    /// "schema.table v3: added column x double (inferred from values)" and the like.
+    pub changes: Vec<String>,
+    /// Notes on table-defs (types kept as string).
+    pub notes: Vec<String>,
+}
+
+impl SchemaRegistry {
+    pub fn new(prefix: &str, refresh_after: Duration) -> SchemaRegistry {
+        SchemaRegistry {
+            prefix: prefix.to_string(),
+            refresh_after,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<TableId, Cached>> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot(
+            self.cache()
+                .iter()
+                .filter_map(|(t, c)| c.schema.clone().map(|s| (t.clone(), s)))
+                .collect(),
+        )
+    }
+
+    /// Reads a table's document into the cache; true when it differs from what was cached.
+    async fn fetch<St: SchemaStore>(&self, store: &St, t: &TableId) -> Result<bool, RegistryError> {
+        let key = registry::key(&self.prefix, t);
+        let got = store.get(&key).await?;
+        let (doc, etag) = match got {
+            Some((bytes, etag)) => {
+                let doc = Registered::from_json(&bytes).map_err(|why| RegistryError::Corrupt {
+                    key: key.clone(),
+                    why,
+                })?;
+                (Some(doc), Some(etag))
+            }
+            None => (None, None),
+        };
+        let schema = match &doc {
+            Some(d) => Some(Arc::new(d.to_schema().map_err(|why| {
+                RegistryError::Corrupt {
+                    key: key.clone(),
+                    why,
+                }
+            })?)),
+            None => None,
+        };
+        let mut cache = self.cache();
+        let changed = cache.get(t).map(|c| c.etag != etag).unwrap_or(true);
+        cache.insert(
+            t.clone(),
+            Cached {
+                doc,
+                schema,
+                etag,
+                fetched: Instant::now(),
+            },
+        );
+        Ok(changed)
+    }
+
+    /// The registered document of a table, read through the cache.
+    pub async fn get<St: SchemaStore>(
+        &self,
+        store: &St,
+        t: &TableId,
+    ) -> Result<Option<Registered>, RegistryError> {
+        self.fetch(store, t).await?;
+        Ok(self.cache().get(t).and_then(|c| c.doc.clone()))
+    }
+
+    /// Writes a new version of a document if nobody else changed it since it was read.
+    /// Returns false on conflict (the cache then holds the other writer's version).
+    pub async fn publish<St: SchemaStore>(
+        &self,
+        store: &St,
+        doc: &Registered,
+    ) -> Result<bool, RegistryError> {
+        let t = doc.id();
+        let key = registry::key(&self.prefix, &t);
+        let pre = match self.cache().get(&t).and_then(|c| c.etag.clone()) {
+            Some(etag) => Precondition::Match(etag),
+            None => Precondition::Absent,
+        };
+        match store.put_if(&key, Bytes::from(doc.to_json()), pre).await? {
+            PutOutcome::Written { etag } => {
+                let schema = doc
+                    .to_schema()
+                    .map_err(|why| RegistryError::Corrupt { key, why })?;
+                self.cache().insert(
+                    t,
+                    Cached {
+                        doc: Some(doc.clone()),
+                        schema: Some(Arc::new(schema)),
+                        etag: Some(etag),
+                        fetched: Instant::now(),
+                    },
+                );
+                Ok(true)
+            }
+            PutOutcome::Conflict => {
+                self.fetch(store, &t).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Builds an event's batch with registered schemas, evolving the registry first if the
+    /// event brings new columns or table definitions.
+    pub async fn build<St: SchemaStore>(
+        &self,
+        store: &St,
+        event: &[u8],
+        cfg: &Config,
+    ) -> Result<(Batch, SchemaReport), RegistryError> {
+        let mut report = SchemaReport::default();
+        for _ in 0..MAX_ROUNDS {
+            let batch = build_batch(event, cfg, &self.prefix, &self.snapshot())?;
+            let touched: BTreeSet<TableId> = batch
+                .tables
+                .iter()
+                .map(|(t, _)| t.clone())
+                .chain(batch.table_defs.iter().map(|(t, _)| t.clone()))
+                .collect();
+            // Re-read what is missing or old; a change means the batch must be rebuilt.
+            let stale: Vec<TableId> = {
+                let cache = self.cache();
+                touched
+                    .iter()
+                    .filter(|t| {
+                        cache
+                            .get(*t)
+                            .is_none_or(|c| c.fetched.elapsed() >= self.refresh_after)
+                    })
+                    .cloned()
+                    .collect()
+            };
+            let mut rebuild = false;
+            for t in &stale {
+                rebuild |= self.fetch(store, t).await?;
+            }
+            if rebuild {
+                continue;
+            }
+            for t in &touched {
+                let current = self.cache().get(t).and_then(|c| c.doc.clone());
+                let defs: Vec<&TableSchema> = batch
+                    .table_defs
+                    .iter()
+                    .filter(|(id, _)| id == t)
+                    .map(|(_, d)| &d.schema)
+                    .collect();
+                let observed = batch.tables.iter().find(|(id, _)| id == t).map(|(_, s)| s);
+                if let Some(next) = evolve(current.as_ref(), t, &defs, observed) {
+                    if self.publish(store, &next).await? {
+                        for change in next
+                            .history
+                            .last()
+                            .map(|h| h.changes.as_slice())
+                            .unwrap_or_default()
+                        {
+                            report
+                                .changes
+                                .push(format!("{t} v{}: {change}", next.version));
+                        }
+                    }
+                    rebuild = true;
+                }
+            }
+            if !rebuild {
+                for (t, def) in &batch.table_defs {
+                    report
+                        .notes
+                        .extend(def.notes.iter().map(|n| format!("{t} table-def: {n}")));
+                }
+                return Ok((batch, report));
+            }
+        }
+        Err(RegistryError::Contention)
+    }
+}
