@@ -149,6 +149,7 @@ pub mod env {
         S3_ATTEMPT_TIMEOUT_SECS,
         S3_FORCE_PATH_STYLE,
         METRICS_NAMESPACE,
+        SCHEMA_REFRESH_SECS,
         "AWS_ENDPOINT_URL_S3",
         "RUST_LOG",
     ];
@@ -194,13 +195,26 @@ impl Config {
             None => PartitionTime::Commit,
         };
         let before_image_key = get(env::BEFORE_IMAGE_KEY).unwrap_or_else(|| "before-image".into());
-        Config::new(
+        let mut cfg = Config::new(
             format,
             compression,
             partition,
             partition_time,
             before_image_key,
-        )
+        )?;
+        if let Some(v) = get(env::SCHEMA_REFRESH_SECS) {
+            match v.trim().parse::<u64>() {
+                Ok(n) if n <= 86_400 => cfg.schema_refresh = std::time::Duration::from_secs(n),
+                _ => {
+                    return Err(ConfigError {
+                        name: env::SCHEMA_REFRESH_SECS.into(),
+                        value: v,
+                        why: "accepted: an integer number of seconds from 0 to 86400".into(),
+                    })
+                }
+            }
+        }
+        Ok(cfg)
     }
 
     /// Builds and validates a config; `compression: None` picks the format's default
@@ -286,6 +300,10 @@ mod tests {
         );
         let e = from(&[(env::FORMAT, "jsonl"), (env::COMPRESSION, "zstd")]).unwrap_err();
         assert!(e.to_string().contains("none, gzip"), "{e}");
+        let e = from(&[(env::SCHEMA_REFRESH_SECS, "soon")]).unwrap_err();
+        assert_eq!(e.name, "CDC_SCHEMA_REFRESH_SECS");
+        let cfg = from(&[(env::SCHEMA_REFRESH_SECS, "5")]).unwrap();
+        assert_eq!(cfg.schema_refresh, std::time::Duration::from_secs(5));
         let e = from(&[(env::BEFORE_IMAGE_KEY, "data")]).unwrap_err();
         assert_eq!(e.name, "CDC_BEFORE_IMAGE_KEY");
     }

@@ -131,20 +131,14 @@ pub fn build_batch<S: SchemaSource + ?Sized>(
 /// same key, putting stale rows back.
 pub async fn write_batch<K: ObjectSink>(batch: &Batch, sink: &K) -> Result<(), SinkError> {
     let failed = AtomicBool::new(false);
-    let results: Vec<Result<(), SinkError>> = stream::iter(&batch.objects)
-        .map(|o| {
-            let failed = &failed;
-            async move {
-                if failed.load(Ordering::SeqCst) {
-                    return Ok(());
-                }
-                let r = sink.put(&o.key, o.body.clone()).await;
-                if r.is_err() {
-                    failed.store(true, Ordering::SeqCst);
-                }
-                r
-            }
-        })
+    // Futures collected first: a closure kept inside the stream would make the returned future
+    // not provably Send for every lifetime (so not spawnable).
+    let puts: Vec<_> = batch
+        .objects
+        .iter()
+        .map(|o| put_unless_failed(sink, o, &failed))
+        .collect();
+    let results: Vec<Result<(), SinkError>> = stream::iter(puts)
         .buffer_unordered(WRITE_CONCURRENCY)
         .collect()
         .await;
@@ -152,6 +146,22 @@ pub async fn write_batch<K: ObjectSink>(batch: &Batch, sink: &K) -> Result<(), S
         .into_iter()
         .find_map(Result::err)
         .map_or(Ok(()), Err)
+}
+
+/// One write of [`write_batch`]; skipped once another write has failed.
+async fn put_unless_failed<K: ObjectSink>(
+    sink: &K,
+    o: &EncodedObject,
+    failed: &AtomicBool,
+) -> Result<(), SinkError> {
+    if failed.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    let r = sink.put(&o.key, o.body.clone()).await;
+    if r.is_err() {
+        failed.store(true, Ordering::SeqCst);
+    }
+    r
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {

@@ -6,7 +6,6 @@ mod common;
 
 use cdc_sink::config::Config;
 use cdc_sink::handler::Handler;
-use cdc_sink::schema::InferOnly;
 use cdc_sink::sink::local::LocalDir;
 use cdc_sink::sink::s3::{S3Settings, S3Sink};
 use cdc_sink::sink::ObjectSink;
@@ -93,10 +92,7 @@ async fn cli_replays_to_s3_through_the_standard_endpoint_variable() {
         String::from_utf8_lossy(&out.stderr)
     );
     let dir = tempfile::tempdir().unwrap();
-    let b = batch("kinesis_test_input.json", &Config::default());
-    cdc_sink::pipeline::write_batch(&b, &LocalDir::new(dir.path()))
-        .await
-        .unwrap();
+    replay_registered(dir.path(), &[sample_bytes("kinesis_test_input.json")]).await;
     assert_eq!(
         s3_contents(&c, &bucket, "some/prefix/").await,
         local_contents(dir.path())
@@ -209,10 +205,7 @@ async fn a_stopped_server_fails_the_batch_and_after_it_is_back_the_retry_is_clea
     let (ok, _) = handler(&c, "lake").handle(&event).await.unwrap();
     assert!(ok.batch_item_failures.is_empty());
     let dir = tempfile::tempdir().unwrap();
-    let b = cdc_sink::pipeline::build_batch(&event, &Config::default(), "", &InferOnly).unwrap();
-    cdc_sink::pipeline::write_batch(&b, &LocalDir::new(dir.path()))
-        .await
-        .unwrap();
+    replay_registered(dir.path(), &[event]).await;
     assert_eq!(
         s3_contents(&c, "lake", "cdc/").await,
         local_contents(dir.path())

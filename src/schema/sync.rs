@@ -15,8 +15,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Rebuilds allowed per event before giving up (each needs a registry change or conflict).
-const MAX_ROUNDS: usize = 8;
+/// Rebuilds allowed per event before giving up (each needs a registry change or a conflict;
+/// N writers racing on one table can make the last one lose N - 1 times).
+const MAX_ROUNDS: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -62,6 +63,8 @@ pub struct SchemaReport {
     pub changes: Vec<String>,
     /// Notes on table-defs (types kept as string).
     pub notes: Vec<String>,
+    /// Conditional writes that lost to another writer (and were redone on its version).
+    pub conflicts: u32,
 }
 
 impl SchemaRegistry {
@@ -178,7 +181,7 @@ impl SchemaRegistry {
         cfg: &Config,
     ) -> Result<(Batch, SchemaReport), RegistryError> {
         let mut report = SchemaReport::default();
-        for _ in 0..MAX_ROUNDS {
+        for round in 0..MAX_ROUNDS {
             let batch = build_batch(event, cfg, &self.prefix, &self.snapshot())?;
             let touched: BTreeSet<TableId> = batch
                 .tables
@@ -186,7 +189,9 @@ impl SchemaRegistry {
                 .map(|(t, _)| t.clone())
                 .chain(batch.table_defs.iter().map(|(t, _)| t.clone()))
                 .collect();
-            // Re-read what is missing or old; a change means the batch must be rebuilt.
+            // Re-read what is missing, and (once per event) what is old; a change means the batch
+            // must be rebuilt. Later rounds rely on the conditional writes to see other writers,
+            // so racing writers cannot keep each other re-reading forever.
             let stale: Vec<TableId> = {
                 let cache = self.cache();
                 touched
@@ -194,7 +199,7 @@ impl SchemaRegistry {
                     .filter(|t| {
                         cache
                             .get(*t)
-                            .is_none_or(|c| c.fetched.elapsed() >= self.refresh_after)
+                            .is_none_or(|c| round == 0 && c.fetched.elapsed() >= self.refresh_after)
                     })
                     .cloned()
                     .collect()
@@ -227,6 +232,14 @@ impl SchemaRegistry {
                                 .changes
                                 .push(format!("{t} v{}: {change}", next.version));
                         }
+                    } else {
+                        // Another writer got there first; spread racing writers out a little.
+                        report.conflicts += 1;
+                        let jitter = u64::from(Instant::now().elapsed().subsec_nanos() % 5);
+                        tokio::time::sleep(Duration::from_millis(
+                            2 * u64::from(report.conflicts) + jitter,
+                        ))
+                        .await;
                     }
                     rebuild = true;
                 }

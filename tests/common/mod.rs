@@ -123,3 +123,55 @@ pub fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a dyn Array {
         .as_ref()
 }
 pub mod s3;
+
+/// A Lambda Kinesis event of DMS messages, one shard, 56-digit ascending sequence numbers.
+pub fn make_event(shard: &str, first: u64, msgs: &[serde_json::Value]) -> Vec<u8> {
+    use base64::Engine;
+    let records: Vec<serde_json::Value> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let seq = format!("4966{:052}", first + i as u64);
+            serde_json::json!({
+                "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": "k", "sequenceNumber": seq,
+                    "data": base64::engine::general_purpose::STANDARD.encode(m.to_string()),
+                    "approximateArrivalTimestamp": 1_762_157_702.0 + i as f64},
+                "eventSource": "aws:kinesis", "eventID": format!("{shard}:{seq}"),
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap()
+}
+
+/// A DMS data message.
+pub fn dms_row(op: &str, schema: &str, table: &str, data: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"data": data, "metadata": {"timestamp": "2025-11-03T08:15:02.104233Z", "record-type": "data",
+        "operation": op, "partition-key-type": "schema-table", "schema-name": schema, "table-name": table,
+        "transaction-id": 7, "commit-timestamp": "2025-11-03T08:15:01.000001Z"}})
+}
+
+/// A DMS create-table control message with a table-def.
+pub fn dms_create_table(
+    schema: &str,
+    table: &str,
+    columns: serde_json::Value,
+    pk: &[&str],
+) -> serde_json::Value {
+    serde_json::json!({"control": {"table-def": {"columns": columns, "primary-key": pk}},
+        "metadata": {"timestamp": "2025-11-03T08:15:00.000000Z", "record-type": "control", "operation": "create-table",
+        "partition-key-type": "task-id", "schema-name": schema, "table-name": table}})
+}
+
+/// Processes events through the schema registry into a local directory, as `cdc-sink replay`
+/// does: the reference output for comparisons with the Lambda and S3 paths.
+pub async fn replay_registered(dir: &Path, events: &[Vec<u8>]) -> Vec<Batch> {
+    let sink = cdc_sink::sink::local::LocalDir::new(dir);
+    let reg = cdc_sink::schema::sync::SchemaRegistry::new("", std::time::Duration::ZERO);
+    let mut out = Vec::new();
+    for e in events {
+        let (b, _) = reg.build(&sink, e, &Config::default()).await.unwrap();
+        write_batch(&b, &sink).await.unwrap();
+        out.push(b);
+    }
+    out
+}

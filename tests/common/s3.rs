@@ -71,6 +71,36 @@ impl S3Server {
         }
     }
 
+    /// Starts a moto server on a free port (the registry concurrency test: s3s-fs checks
+    /// If-Match and then writes without a lock, so racing conditional writes can both pass).
+    pub fn start_moto() -> S3Server {
+        let port = free_port();
+        let moto = std::env::var("CDC_TEST_PYTHON")
+            .ok()
+            .map(|p| p.replace("/bin/python", "/bin/moto_server"))
+            .filter(|p| std::path::Path::new(p).exists())
+            .unwrap_or_else(|| "moto_server".into());
+        let child = Command::new("timeout")
+            .args(["900", &moto, "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server (tests/run.sh installs it: pip install 'moto[server]')");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        S3Server {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child: Some(child),
+            _data: None,
+        }
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             // SIGTERM reaches `timeout`, which forwards it to the server.
