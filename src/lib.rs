@@ -6,11 +6,13 @@
 //! [`pipeline::build_batch`] turns one Lambda Kinesis event into encoded objects without I/O,
 //! and [`pipeline::write_batch`] puts them to an [`sink::ObjectSink`] (a local directory or S3).
 
+pub mod athena;
 pub mod change;
 pub mod columns;
 pub mod config;
 pub mod dms;
 pub mod encode;
+pub mod generate;
 pub mod handler;
 pub mod kinesis;
 pub mod metrics;

@@ -6,9 +6,9 @@ use cdc_sink::change::TableId;
 use cdc_sink::config::{Compression, Config, Format, PartitionTime, Partitioning};
 use cdc_sink::partition::normalise_prefix;
 use cdc_sink::pipeline::write_batch;
-use cdc_sink::schema::registry::{self, apply_override, Registered};
+use cdc_sink::schema::registry::{apply_override, Registered};
 use cdc_sink::schema::store::{MemoryStore, SchemaStore};
-use cdc_sink::schema::sync::SchemaRegistry;
+use cdc_sink::schema::sync::{list_registered, SchemaRegistry};
 use cdc_sink::schema::{Column, ColumnType, TableSchema, TypeSource};
 use cdc_sink::sink::local::LocalDir;
 use cdc_sink::sink::s3::{S3Settings, S3Sink};
@@ -35,6 +35,58 @@ enum Command {
     /// Show, set or infer table schemas (the registry under {prefix}/_schemas/).
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// Athena DDL and views for the registered tables.
+    #[command(subcommand)]
+    Athena(AthenaCommand),
+    /// Simulate PostgreSQL tables under DMS and write Lambda Kinesis events, with the true
+    /// final state of every table (truth.json), for tests, demos and benchmarks.
+    Generate(GenerateArgs),
+}
+
+#[derive(Subcommand)]
+enum AthenaCommand {
+    /// Print CREATE EXTERNAL TABLE (with partition projection) and the <table>_changes and
+    /// <table>_current views for every table registered under --out.
+    Ddl {
+        /// Where the lake is (its registry is read): a directory, or s3://bucket/prefix.
+        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+        out: String,
+        /// Glue / Athena database.
+        #[arg(long, default_value = "cdc_lake")]
+        database: String,
+        /// S3 location of the lake for the tables (default: --out when it is s3://...).
+        #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+        location: Option<String>,
+        /// First day of the dt partition projection range (YYYY-MM-DD).
+        #[arg(long, default_value = "2020-01-01")]
+        since: String,
+        #[command(flatten)]
+        pipeline: PipelineFlags,
+    },
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Directory for events/*.json and truth.json.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value_t = 3)]
+    tables: usize,
+    /// Rows per table in the full load.
+    #[arg(long, default_value_t = 20)]
+    rows: usize,
+    /// CDC transactions (1 to 4 changes each).
+    #[arg(long, default_value_t = 60)]
+    transactions: usize,
+    #[arg(long, default_value_t = 2)]
+    shards: usize,
+    #[arg(long, default_value_t = 25)]
+    records_per_event: usize,
+    /// Pad text values to about this many bytes (for ~500-byte messages, use 300).
+    #[arg(long, default_value_t = 0)]
+    name_bytes: usize,
 }
 
 #[derive(Subcommand)]
@@ -220,23 +272,12 @@ async fn schema(cmd: SchemaCommand) -> Result<(), String> {
         SchemaCommand::Show { out, tables } => {
             let (sink, prefix) = open_sink(&out).await?;
             let ids: Vec<TableId> = if tables.is_empty() {
-                let root =
-                    registry::key(&prefix, &TableId::new("", "")).replace("%00/%00.json", "");
-                let mut ids = Vec::new();
-                for key in SchemaStore::list(&sink, &root)
+                list_registered(&sink, &prefix)
                     .await
                     .map_err(|e| e.to_string())?
-                {
-                    if let Some((bytes, _)) = SchemaStore::get(&sink, &key)
-                        .await
-                        .map_err(|e| e.to_string())?
-                    {
-                        let doc =
-                            Registered::from_json(&bytes).map_err(|e| format!("{key}: {e}"))?;
-                        ids.push(doc.id());
-                    }
-                }
-                ids
+                    .iter()
+                    .map(Registered::id)
+                    .collect()
             } else {
                 tables
                     .iter()
@@ -329,6 +370,89 @@ async fn schema(cmd: SchemaCommand) -> Result<(), String> {
     }
 }
 
+async fn athena(cmd: AthenaCommand) -> Result<(), String> {
+    let AthenaCommand::Ddl {
+        out,
+        database,
+        location,
+        since,
+        pipeline,
+    } = cmd;
+    let cfg = pipeline.config()?;
+    if cdc_sink::time::parse_date(&since).is_none() {
+        return Err(format!("--since {since:?} is not a date (YYYY-MM-DD)"));
+    }
+    let location = match (location, out.starts_with("s3://")) {
+        (Some(l), _) if l.starts_with("s3://") => l,
+        (Some(l), _) => return Err(format!("--location {l:?} must be s3://bucket/prefix")),
+        (None, true) => out.clone(),
+        (None, false) => {
+            return Err(
+                "--location s3://bucket/prefix is needed when --out is a local directory".into(),
+            )
+        }
+    };
+    let (sink, prefix) = open_sink(&out).await?;
+    let docs = list_registered(&sink, &prefix)
+        .await
+        .map_err(|e| e.to_string())?;
+    if docs.is_empty() {
+        return Err(format!(
+            "no schemas registered under {out}: replay some events first"
+        ));
+    }
+    let opts = cdc_sink::athena::DdlOptions {
+        database,
+        location,
+        format: cfg.format,
+        compression: cfg.compression,
+        partition: cfg.partition,
+        since,
+    };
+    let tables = cdc_sink::athena::ddl(&docs, &opts)?;
+    print!("{}", cdc_sink::athena::script(&tables, &opts));
+    Ok(())
+}
+
+fn generate(a: GenerateArgs) -> Result<(), String> {
+    let opts = cdc_sink::generate::GenOptions {
+        seed: a.seed,
+        tables: a.tables.max(1),
+        rows: a.rows,
+        transactions: a.transactions,
+        shards: a.shards.max(1),
+        records_per_event: a.records_per_event.max(1),
+        name_bytes: a.name_bytes,
+        ..Default::default()
+    };
+    let w = cdc_sink::generate::generate(&opts);
+    let events = a.out.join("events");
+    std::fs::create_dir_all(&events)
+        .map_err(|e| format!("cannot create {}: {e}", events.display()))?;
+    for e in &w.events {
+        let path = events.join(&e.name);
+        std::fs::write(&path, &e.bytes)
+            .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
+    }
+    let truth: Vec<serde_json::Value> = w
+        .tables
+        .iter()
+        .map(|t| serde_json::json!({"schema": t.id.schema, "table": t.id.table, "changes": t.changes, "rows": t.rows}))
+        .collect();
+    let path = a.out.join("truth.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&truth).unwrap_or_default())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!(
+        "{} events, {} records over {} shards in {}; true final state in {}",
+        w.events.len(),
+        w.records,
+        opts.shards,
+        events.display(),
+        path.display()
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -346,6 +470,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Replay(args) => replay(args).await,
             Command::Schema(cmd) => schema(cmd).await,
+            Command::Athena(cmd) => athena(cmd).await,
+            Command::Generate(args) => generate(args),
         }
     });
     match result {

@@ -256,3 +256,30 @@ impl SchemaRegistry {
         Err(RegistryError::Contention)
     }
 }
+
+/// Every registered table under `prefix`, in key order.
+pub async fn list_registered<St: SchemaStore>(
+    store: &St,
+    prefix: &str,
+) -> Result<Vec<Registered>, RegistryError> {
+    let root = if prefix.is_empty() {
+        "_schemas/".to_string()
+    } else {
+        format!("{prefix}/_schemas/")
+    };
+    let mut docs = Vec::new();
+    for key in store.list(&root).await? {
+        if !key.ends_with(".json") {
+            continue;
+        }
+        if let Some((bytes, _)) = store.get(&key).await? {
+            docs.push(
+                Registered::from_json(&bytes).map_err(|why| RegistryError::Corrupt {
+                    key: key.clone(),
+                    why,
+                })?,
+            );
+        }
+    }
+    Ok(docs)
+}

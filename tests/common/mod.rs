@@ -175,3 +175,47 @@ pub async fn replay_registered(dir: &Path, events: &[Vec<u8>]) -> Vec<Batch> {
     }
     out
 }
+
+use bytes::Bytes;
+use cdc_sink::schema::store::{Precondition, PutOutcome, SchemaStore};
+use cdc_sink::sink::SinkError;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// A local directory that accepts `budget` more writes, then fails (like S3 failing after the
+/// SDK's retries, or the function timing out): the objects written before the cut stay.
+pub struct Flaky {
+    pub inner: cdc_sink::sink::local::LocalDir,
+    pub budget: AtomicI64,
+}
+
+impl ObjectSink for Flaky {
+    async fn put(&self, key: &str, body: Bytes) -> Result<(), SinkError> {
+        if self.budget.fetch_sub(1, Ordering::SeqCst) <= 0 {
+            return Err(SinkError {
+                location: key.into(),
+                message: "injected failure".into(),
+            });
+        }
+        self.inner.put(key, body).await
+    }
+    fn location(&self, key: &str) -> String {
+        self.inner.location(key)
+    }
+}
+
+impl SchemaStore for Flaky {
+    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, SinkError> {
+        SchemaStore::get(&self.inner, key).await
+    }
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Bytes,
+        pre: Precondition,
+    ) -> Result<PutOutcome, SinkError> {
+        self.inner.put_if(key, body, pre).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, SinkError> {
+        SchemaStore::list(&self.inner, prefix).await
+    }
+}

@@ -1,0 +1,113 @@
+-- cdc-sink Athena DDL for database cdc_lake, lake at s3://lake/cdc
+-- Run each statement on its own (aws athena start-query-execution takes one at a time).
+
+CREATE DATABASE IF NOT EXISTS `cdc_lake`;
+
+-- public.Orders "2024" (registry version 3)
+CREATE EXTERNAL TABLE IF NOT EXISTS `cdc_lake`.`public__orders__2024_` (
+  `id` int,
+  `line` bigint,
+  `total` decimal(10,2),
+  `we``ird "col"` string,
+  `placed_at` timestamp,
+  `cdc_op` string,
+  `cdc_commit_ts` timestamp,
+  `cdc_dms_ts` timestamp,
+  `cdc_txn_id` bigint,
+  `cdc_txn_record_id` bigint,
+  `cdc_stream_position` string,
+  `cdc_shard` string,
+  `cdc_seq` string,
+  `cdc_arrival_ts` timestamp,
+  `cdc_before` string
+)
+PARTITIONED BY (`dt` string, `hr` string)
+STORED AS PARQUET
+LOCATION 's3://lake/cdc/public/Orders %222024%22/'
+TBLPROPERTIES (
+  'projection.enabled'='true',
+  'projection.dt.type'='date',
+  'projection.dt.format'='yyyy-MM-dd',
+  'projection.dt.range'='2020-01-01,NOW',
+  'projection.dt.interval'='1',
+  'projection.dt.interval.unit'='DAYS',
+  'projection.hr.type'='integer',
+  'projection.hr.range'='0,23',
+  'projection.hr.digits'='2',
+  'storage.location.template'='s3://lake/cdc/public/Orders %222024%22/dt=${dt}/hr=${hr}/',
+  'parquet.compression'='SNAPPY'
+);
+
+CREATE OR REPLACE VIEW "cdc_lake"."public__orders__2024__changes" AS
+SELECT "cdc_op", "cdc_commit_ts", "cdc_txn_id", "cdc_txn_record_id", "id", "line", "total", "we`ird ""col""", "placed_at", "cdc_before", "cdc_dms_ts", "cdc_stream_position", "cdc_shard", "cdc_seq", "cdc_arrival_ts", "dt", "hr"
+FROM (
+  SELECT *, row_number() OVER (PARTITION BY "cdc_shard", "cdc_seq") AS "cdc_copy"
+  FROM "cdc_lake"."public__orders__2024_"
+) AS "all_copies"
+WHERE "cdc_copy" = 1;
+
+CREATE OR REPLACE VIEW "cdc_lake"."public__orders__2024__current" AS
+WITH "versions" AS (
+  -- Each change is a version of the row with its key; a delete ends the row.
+  SELECT "id", "line", "total", "we`ird ""col""", "placed_at", "cdc_op", "cdc_commit_ts", "cdc_txn_id", "cdc_txn_record_id", "cdc_before", "cdc_dms_ts", "cdc_stream_position", "cdc_shard", "cdc_seq", "cdc_arrival_ts", "cdc_op" = 'D' AS "cdc_gone"
+  FROM "cdc_lake"."public__orders__2024__changes"
+  UNION ALL
+  -- An update that changed the primary key also ends the row under its old key.
+  SELECT CAST(json_extract_scalar("cdc_before", '$.id') AS integer) AS "id", CAST(json_extract_scalar("cdc_before", '$.line') AS bigint) AS "line", "total", "we`ird ""col""", "placed_at", "cdc_op", "cdc_commit_ts", "cdc_txn_id", "cdc_txn_record_id", "cdc_before", "cdc_dms_ts", "cdc_stream_position", "cdc_shard", "cdc_seq", "cdc_arrival_ts", TRUE AS "cdc_gone"
+  FROM "cdc_lake"."public__orders__2024__changes"
+  WHERE "cdc_op" = 'U' AND CAST(json_extract_scalar("cdc_before", '$.id') AS integer) IS NOT NULL AND CAST(json_extract_scalar("cdc_before", '$.line') AS bigint) IS NOT NULL AND (CAST(json_extract_scalar("cdc_before", '$.id') AS integer) <> "id" OR CAST(json_extract_scalar("cdc_before", '$.line') AS bigint) <> "line")
+)
+SELECT "id", "line", "total", "we`ird ""col""", "placed_at", "cdc_op", "cdc_commit_ts", "cdc_txn_id", "cdc_txn_record_id", "cdc_stream_position", "cdc_shard", "cdc_seq"
+FROM (
+  SELECT *, row_number() OVER (
+    PARTITION BY "id", "line"
+    -- Source order: commit time (DMS time for full-load rows), transaction, position.
+    ORDER BY coalesce("cdc_commit_ts", "cdc_dms_ts") DESC, "cdc_txn_id" DESC NULLS LAST,
+      "cdc_txn_record_id" DESC NULLS LAST, "cdc_stream_position" DESC NULLS LAST, "cdc_seq" DESC
+  ) AS "cdc_rank"
+  FROM "versions"
+) AS "ranked"
+WHERE "cdc_rank" = 1 AND NOT "cdc_gone";
+
+-- audit.log (registry version 1)
+CREATE EXTERNAL TABLE IF NOT EXISTS `cdc_lake`.`audit__log` (
+  `msg` string,
+  `cdc_op` string,
+  `cdc_commit_ts` timestamp,
+  `cdc_dms_ts` timestamp,
+  `cdc_txn_id` bigint,
+  `cdc_txn_record_id` bigint,
+  `cdc_stream_position` string,
+  `cdc_shard` string,
+  `cdc_seq` string,
+  `cdc_arrival_ts` timestamp,
+  `cdc_before` string
+)
+PARTITIONED BY (`dt` string, `hr` string)
+STORED AS PARQUET
+LOCATION 's3://lake/cdc/audit/log/'
+TBLPROPERTIES (
+  'projection.enabled'='true',
+  'projection.dt.type'='date',
+  'projection.dt.format'='yyyy-MM-dd',
+  'projection.dt.range'='2020-01-01,NOW',
+  'projection.dt.interval'='1',
+  'projection.dt.interval.unit'='DAYS',
+  'projection.hr.type'='integer',
+  'projection.hr.range'='0,23',
+  'projection.hr.digits'='2',
+  'storage.location.template'='s3://lake/cdc/audit/log/dt=${dt}/hr=${hr}/',
+  'parquet.compression'='SNAPPY'
+);
+
+CREATE OR REPLACE VIEW "cdc_lake"."audit__log_changes" AS
+SELECT "cdc_op", "cdc_commit_ts", "cdc_txn_id", "cdc_txn_record_id", "msg", "cdc_before", "cdc_dms_ts", "cdc_stream_position", "cdc_shard", "cdc_seq", "cdc_arrival_ts", "dt", "hr"
+FROM (
+  SELECT *, row_number() OVER (PARTITION BY "cdc_shard", "cdc_seq") AS "cdc_copy"
+  FROM "cdc_lake"."audit__log"
+) AS "all_copies"
+WHERE "cdc_copy" = 1;
+
+-- No view "cdc_lake"."audit__log_current": audit.log has no known primary key (DMS sends it in the create-table
+-- table-def, or set one with `cdc-sink schema set`). Without a key, the current state
+-- of a row cannot be told from the change history; query "cdc_lake"."audit__log_changes" instead.
