@@ -360,6 +360,30 @@ pub fn script(tables: &[TableDdl], o: &DdlOptions) -> String {
     out
 }
 
+/// Each statement on its own, named in the order to run them: `000-database.sql`,
+/// `001-public__orders.sql`, `002-public__orders_changes.sql`, ...
+pub fn statements(tables: &[TableDdl], o: &DdlOptions) -> Vec<(String, String)> {
+    let mut out = vec![(
+        "000-database.sql".to_string(),
+        format!("CREATE DATABASE IF NOT EXISTS {}", hive_ident(&o.database)),
+    )];
+    for t in tables {
+        let mut push = |suffix: &str, sql: &str| {
+            let n = out.len();
+            out.push((
+                format!("{n:03}-{}{suffix}.sql", t.athena_table),
+                sql.to_string(),
+            ));
+        };
+        push("", &t.create_table);
+        push("_changes", &t.changes_view);
+        if !t.current_view.starts_with("--") {
+            push("_current", &t.current_view);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,7 +65,16 @@ cargo build --release --all-targets --locked
 step "README quick start"
 rm -rf out
 cargo run --release -- replay test-input/kinesis_test_input.json --out out/
-rm -rf out
+step "README: Athena DDL from the quick start's lake"
+rm -rf ddl
+cargo run --release -- athena ddl --out out/ --location s3://my-cdc-lake/cdc --database cdc_lake --split ddl/ > /dev/null
+ls ddl/*_current.sql > /dev/null
+rm -rf out ddl
+step "README: the generator"
+SIM=$(mktemp -d)
+cargo run --release -- generate --out "$SIM" --seed 7 --tables 3 --transactions 200
+cargo run --release -- replay "$SIM"/events/*.json --out "$SIM/lake" | tail -1
+rm -rf "$SIM"
 
 step "cargo test"
 cargo test --release --locked -- --test-threads 2

@@ -60,6 +60,9 @@ enum AthenaCommand {
         /// First day of the dt partition projection range (YYYY-MM-DD).
         #[arg(long, default_value = "2020-01-01")]
         since: String,
+        /// Also write each statement to its own file in DIR (Athena runs one per query).
+        #[arg(long, value_name = "DIR")]
+        split: Option<PathBuf>,
         #[command(flatten)]
         pipeline: PipelineFlags,
     },
@@ -376,6 +379,7 @@ async fn athena(cmd: AthenaCommand) -> Result<(), String> {
         database,
         location,
         since,
+        split,
         pipeline,
     } = cmd;
     let cfg = pipeline.config()?;
@@ -411,6 +415,17 @@ async fn athena(cmd: AthenaCommand) -> Result<(), String> {
     };
     let tables = cdc_sink::athena::ddl(&docs, &opts)?;
     print!("{}", cdc_sink::athena::script(&tables, &opts));
+    if let Some(dir) = split {
+        let files = cdc_sink::athena::statements(&tables, &opts);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        for (name, sql) in &files {
+            let path = dir.join(name);
+            std::fs::write(&path, sql)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        eprintln!("{} statements written to {}", files.len(), dir.display());
+    }
     Ok(())
 }
 
