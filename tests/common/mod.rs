@@ -219,3 +219,4 @@ impl SchemaStore for Flaky {
         SchemaStore::list(&self.inner, prefix).await
     }
 }
+pub mod proxy;

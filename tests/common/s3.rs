@@ -123,6 +123,16 @@ pub fn client(endpoint: &str) -> Client {
 
 /// A client signing with `secret` (a wrong one is refused with 403).
 pub fn client_with_secret(endpoint: &str, secret: &str) -> Client {
+    client_with(endpoint, secret, 2, Duration::from_secs(10))
+}
+
+/// A client with the given attempts per request and per-attempt timeout.
+pub fn client_with(
+    endpoint: &str,
+    secret: &str,
+    attempts: u32,
+    attempt_timeout: Duration,
+) -> Client {
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
@@ -131,12 +141,12 @@ pub fn client_with_secret(endpoint: &str, secret: &str) -> Client {
         .force_path_style(true)
         .retry_config(
             RetryConfig::standard()
-                .with_max_attempts(2)
-                .with_initial_backoff(Duration::from_millis(50)),
+                .with_max_attempts(attempts)
+                .with_initial_backoff(Duration::from_millis(20)),
         )
         .timeout_config(
             TimeoutConfig::builder()
-                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(attempt_timeout)
                 .build(),
         )
         .build();
@@ -187,4 +197,35 @@ pub async fn list(c: &Client, bucket: &str, prefix: &str) -> Vec<String> {
 pub async fn get(c: &Client, bucket: &str, key: &str) -> Vec<u8> {
     let o = c.get_object().bucket(bucket).key(key).send().await.unwrap();
     o.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+pub type Rows = Vec<serde_json::Map<String, serde_json::Value>>;
+
+/// Decoded content of an object: Parquet rows, or JSON Lines entries.
+pub fn decode(key: &str, body: Vec<u8>) -> Rows {
+    if key.ends_with(".parquet") {
+        super::rows(&super::read_parquet(body))
+    } else {
+        body.split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect()
+    }
+}
+
+/// Keys (relative to `prefix`) and decoded contents of every object under `prefix`.
+pub async fn contents(
+    c: &Client,
+    bucket: &str,
+    prefix: &str,
+) -> std::collections::BTreeMap<String, Rows> {
+    let mut out = std::collections::BTreeMap::new();
+    for key in list(c, bucket, prefix).await {
+        let body = get(c, bucket, &key).await;
+        out.insert(
+            key.trim_start_matches(prefix).to_string(),
+            decode(&key, body),
+        );
+    }
+    out
 }
