@@ -5,7 +5,7 @@
 //! before-image).
 
 use crate::config::{Compression, Format, Partitioning};
-use crate::partition::escape_segment;
+use crate::partition::{escape_segment, schema_segment};
 use crate::schema::registry::Registered;
 use crate::schema::{ColumnType, TableSchema};
 
@@ -49,8 +49,9 @@ fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// The Athena table name of a source table: `{schema}__{table}`, lower case, with anything
-/// but letters, digits and `_` replaced by `_` (Glue table names allow nothing else).
+/// The Athena table name of a source table: `{schema}__{table}` in lower case. Glue table
+/// names allow only letters, digits and `_`; when a name had to be changed to fit, a short hash
+/// of the original names is appended so that different tables never share an Athena name.
 pub fn table_name(schema: &str, table: &str) -> String {
     let clean = |s: &str| -> String {
         s.chars()
@@ -63,7 +64,30 @@ pub fn table_name(schema: &str, table: &str) -> String {
             })
             .collect()
     };
-    format!("{}__{}", clean(schema), clean(table))
+    // Plain names cannot run into the `__` separator: no `__` inside, no `_` at either end.
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !s.contains("__")
+            && !s.starts_with('_')
+            && !s.ends_with('_')
+    };
+    let name = format!("{}__{}", clean(schema), clean(table));
+    if plain(schema) && plain(table) {
+        return name;
+    }
+    let h = format!("{schema}\u{0}{table}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("{name}_{:08x}", h as u32)
+}
+
+/// A name as it may appear inside a `--` comment (quoted, control characters escaped).
+fn comment_name(schema: &str, table: &str) -> String {
+    format!("{schema:?}.{table:?}")
 }
 
 fn qualified(o: &DdlOptions, name: &str) -> String {
@@ -74,7 +98,7 @@ fn table_location(o: &DdlOptions, d: &Registered) -> String {
     format!(
         "{}/{}/{}/",
         o.location.trim_end_matches('/'),
-        escape_segment(&d.schema),
+        schema_segment(&d.schema),
         escape_segment(&d.table)
     )
 }
@@ -127,9 +151,8 @@ pub fn create_table(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
     let name = table_name(&d.schema, &d.table);
     let loc = table_location(o, d);
     let mut sql = format!(
-        "-- {}.{} (registry version {})\nCREATE EXTERNAL TABLE IF NOT EXISTS {}.{} (\n{}\n)\n",
-        d.schema,
-        d.table,
+        "-- {} (registry version {})\nCREATE EXTERNAL TABLE IF NOT EXISTS {}.{} (\n{}\n)\n",
+        comment_name(&d.schema, &d.table),
         d.version,
         hive_ident(&o.database),
         hive_ident(&name),
@@ -233,9 +256,8 @@ pub fn current_view(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
         d.primary_key.iter().filter_map(|k| s.column(k)).collect();
     if pk.is_empty() || pk.len() != d.primary_key.len() {
         return format!(
-            "-- No view {view}: {}.{} has no known primary key (DMS sends it in the create-table\n-- table-def, or set one with `cdc-sink schema set`). Without a key, the current state\n-- of a row cannot be told from the change history; query {} instead.",
-            d.schema,
-            d.table,
+            "-- No view {view}: {} has no known primary key (DMS sends it in the create-table\n-- table-def, or set one with `cdc-sink schema set`). Without a key, the current state\n-- of a row cannot be told from the change history; query {} instead.",
+            comment_name(&d.schema, &d.table),
             qualified(o, &format!("{name}_changes"))
         );
     }
@@ -392,10 +414,15 @@ mod tests {
     fn quoting_and_names() {
         assert_eq!(hive_ident("we`ird"), "`we``ird`");
         assert_eq!(trino_ident("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(
-            table_name("Public", "Order-Items ü"),
-            "public__order_items__"
+        assert_eq!(table_name("public", "orders"), "public__orders");
+        // Changed names carry a hash of the originals, so they never collide.
+        let (a, b, c) = (
+            table_name("a", "b c"),
+            table_name("a", "b_c"),
+            table_name("a", "b/c"),
         );
+        assert!(a.starts_with("a__b_c_") && a != b && a != c && b == "a__b_c");
+        assert_ne!(table_name("a", "_b"), table_name("a_", "b"));
         assert_eq!(json_path("id"), "$.id");
         assert_eq!(json_path("Order \"Id\""), "$[\"Order \\\"Id\\\"\"]");
     }

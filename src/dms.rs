@@ -258,9 +258,15 @@ mod tests {
             matches!(d(br#"{"metadata":{"record-type":5}}"#), DecodeError::NotJson(e) if e.starts_with("metadata:"))
         );
         assert_eq!(d(br#"{"data":{}}"#), DecodeError::NoMetadata);
-        let deep = "[".repeat(1000);
+        // Deep nesting neither overflows the stack nor is mistaken for a row: raw values are
+        // skipped without recursion, and a deep array is not an object of columns.
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        let msg = format!("{{\"metadata\":{{}},\"data\":{deep}}}");
+        let m = parse_message(msg.as_bytes(), "before-image").unwrap();
+        assert!(row_fields(m.data.unwrap()).is_err());
+        let unclosed = "[".repeat(1000);
         assert!(matches!(
-            d(format!("{{\"metadata\":{{}},\"data\":{deep}").as_bytes()),
+            d(format!("{{\"metadata\":{{}},\"data\":{unclosed}").as_bytes()),
             DecodeError::NotJson(_)
         ));
     }

@@ -127,6 +127,16 @@ pub fn normalise_prefix(prefix: &str) -> Result<String, String> {
     Ok(p.to_string())
 }
 
+/// A schema's folder: escaped, and never one of the reserved `_control`, `_quarantine`,
+/// `_schemas` folders (a leading `_` is escaped as `%5F`).
+pub fn schema_segment(schema: &str) -> String {
+    let e = escape_segment(schema);
+    match e.strip_prefix('_') {
+        Some(rest) => format!("%5F{rest}"),
+        None => e,
+    }
+}
+
 /// `{prefix}/{schema}/{table}/dt=.../{shard}-{first_seq}.{ext}`
 pub fn data_key(
     prefix: &str,
@@ -140,7 +150,7 @@ pub fn data_key(
         prefix,
         format!(
             "{}/{}/{}{}-{}.{ext}",
-            escape_segment(&table.schema),
+            schema_segment(&table.schema),
             escape_segment(&table.table),
             part.path(),
             escape_segment(shard),
@@ -249,6 +259,8 @@ mod tests {
             );
         }
         assert_eq!(escape_segment("../x"), "..%2Fx");
+        assert_eq!(schema_segment("_quarantine"), "%5Fquarantine");
+        assert_eq!(schema_segment("public"), "public");
         assert_eq!(escape_segment("a b"), "a b");
         assert!(normalise_prefix("a/../b").is_err());
         assert_eq!(normalise_prefix("/cdc/").unwrap(), "cdc");

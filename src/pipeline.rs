@@ -32,8 +32,8 @@ use std::sync::Arc;
 
 /// Objects written at once per invocation.
 const WRITE_CONCURRENCY: usize = 16;
-/// Longest schema or table name accepted (PostgreSQL's own limit is 63 bytes).
-const MAX_NAME_BYTES: usize = 255;
+/// Longest schema or table name accepted once escaped for keys (PostgreSQL's limit is 63 bytes).
+const MAX_NAME_BYTES: usize = 200;
 
 /// What an object holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -388,9 +388,12 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
                 "schema-name {schema:?}, table-name {table:?}: both must be non-empty"
             )));
         }
-        if schema.len() > MAX_NAME_BYTES || table.len() > MAX_NAME_BYTES {
+        // Limits on the escaped names (escaping can triple a name): object keys stay within S3's
+        // 1024 bytes and path segments within the 255 bytes of local file systems.
+        let too_long = |n: &str| partition::escape_segment(n).len() > MAX_NAME_BYTES;
+        if too_long(schema) || too_long(table) {
             return Err(Reason::BadTableName(format!(
-                "a name is longer than {MAX_NAME_BYTES} bytes"
+                "a name is longer than {MAX_NAME_BYTES} bytes once escaped for object keys"
             )));
         }
         let data = msg

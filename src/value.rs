@@ -213,6 +213,11 @@ fn exact(n: &str) -> Option<Exact> {
         Some(i) => (&rest[..i], rest[i + 1..].parse::<i64>().ok()?),
         None => (rest, 0),
     };
+    // No integer or decimal(38) value needs an exponent beyond this; bounding it keeps the
+    // arithmetic below free of overflow (and of loops as long as the exponent).
+    if !(-1_000..=1_000).contains(&e) || mantissa.len() > 1_000 {
+        return None;
+    }
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let mut digits: Vec<u8> = int.bytes().chain(frac.bytes()).map(|c| c - b'0').collect();
     let mut exp = e - frac.len() as i64;
@@ -368,6 +373,18 @@ mod tests {
         assert!(conv("4.5", T::Int64).is_err());
         assert!(conv("3000000000", T::Int32).unwrap_err().contains("range"));
         assert!(conv("1e40", T::Int64).is_err());
+        // Extreme exponents are refused, not overflowed (or looped over).
+        assert!(conv("1.5e-9223372036854775808", T::Int64).is_err());
+        assert!(conv("10e9223372036854775807", T::Int64).is_err());
+        assert!(conv(
+            "1e999999",
+            T::Decimal {
+                precision: 38,
+                scale: 2
+            }
+        )
+        .is_err());
+        assert_eq!(cell("0e-5000", T::Float64), Cell::F64(0.0));
     }
 
     #[test]
