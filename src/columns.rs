@@ -12,6 +12,11 @@ use arrow::datatypes::Field;
 use std::fmt::Write;
 use std::sync::Arc;
 
+/// Initial rows per builder. Arrow's default (1024) preallocates ~10 KB per column, which
+/// for an event spread over hundreds of tables (hundreds of groups, dozens of columns each)
+/// costs more memory than the rows; builders grow by doubling instead.
+const CAP: usize = 16;
+
 /// A builder for one typed column; `append` takes a [`Cell`] already converted to that type.
 pub enum ColBuilder {
     Bool(BooleanBuilder),
@@ -28,21 +33,21 @@ pub enum ColBuilder {
 impl ColBuilder {
     pub fn new(ty: ColumnType) -> ColBuilder {
         match ty {
-            ColumnType::Boolean => ColBuilder::Bool(BooleanBuilder::new()),
-            ColumnType::Int32 => ColBuilder::I32(Int32Builder::new()),
-            ColumnType::Int64 => ColBuilder::I64(Int64Builder::new()),
-            ColumnType::Float64 => ColBuilder::F64(Float64Builder::new()),
+            ColumnType::Boolean => ColBuilder::Bool(BooleanBuilder::with_capacity(CAP)),
+            ColumnType::Int32 => ColBuilder::I32(Int32Builder::with_capacity(CAP)),
+            ColumnType::Int64 => ColBuilder::I64(Int64Builder::with_capacity(CAP)),
+            ColumnType::Float64 => ColBuilder::F64(Float64Builder::with_capacity(CAP)),
             ColumnType::Decimal { precision, scale } => ColBuilder::Dec(
-                Decimal128Builder::new()
+                Decimal128Builder::with_capacity(CAP)
                     .with_precision_and_scale(precision, scale as i8)
-                    .unwrap_or_else(|_| Decimal128Builder::new()),
+                    .unwrap_or_else(|_| Decimal128Builder::with_capacity(CAP)),
             ),
-            ColumnType::Date => ColBuilder::Date(Date32Builder::new()),
+            ColumnType::Date => ColBuilder::Date(Date32Builder::with_capacity(CAP)),
             ColumnType::Timestamp => {
-                ColBuilder::Ts(TimestampMicrosecondBuilder::new().with_timezone(UTC))
+                ColBuilder::Ts(TimestampMicrosecondBuilder::with_capacity(CAP).with_timezone(UTC))
             }
-            ColumnType::String => ColBuilder::Str(StringBuilder::new()),
-            ColumnType::Binary => ColBuilder::Bin(BinaryBuilder::new()),
+            ColumnType::String => ColBuilder::Str(StringBuilder::with_capacity(CAP, CAP * 16)),
+            ColumnType::Binary => ColBuilder::Bin(BinaryBuilder::with_capacity(CAP, CAP * 16)),
         }
     }
 
@@ -152,18 +157,18 @@ pub struct LineageBuilders {
 
 impl Default for LineageBuilders {
     fn default() -> Self {
-        let ts = || TimestampMicrosecondBuilder::new().with_timezone(UTC);
+        let ts = || TimestampMicrosecondBuilder::with_capacity(CAP).with_timezone(UTC);
         LineageBuilders {
-            op: StringBuilder::new(),
+            op: StringBuilder::with_capacity(CAP, CAP * 16),
             commit_ts: ts(),
             dms_ts: ts(),
-            txn_id: Int64Builder::new(),
-            txn_record_id: Int64Builder::new(),
-            stream_position: StringBuilder::new(),
-            shard: StringBuilder::new(),
-            seq: StringBuilder::new(),
+            txn_id: Int64Builder::with_capacity(CAP),
+            txn_record_id: Int64Builder::with_capacity(CAP),
+            stream_position: StringBuilder::with_capacity(CAP, CAP * 16),
+            shard: StringBuilder::with_capacity(CAP, CAP * 16),
+            seq: StringBuilder::with_capacity(CAP, CAP * 16),
             arrival_ts: ts(),
-            before: StringBuilder::new(),
+            before: StringBuilder::with_capacity(CAP, CAP * 16),
         }
     }
 }

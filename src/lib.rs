@@ -7,6 +7,7 @@
 //! and [`pipeline::write_batch`] puts them to an [`sink::ObjectSink`] (a local directory or S3).
 
 pub mod athena;
+pub mod bench;
 pub mod change;
 pub mod columns;
 pub mod config;

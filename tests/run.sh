@@ -77,7 +77,17 @@ cargo run --release -- replay "$SIM"/events/*.json --out "$SIM/lake" | tail -1
 rm -rf "$SIM"
 
 step "cargo test"
-cargo test --release --locked -- --test-threads 2
+# --nocapture: the fault, simulator, corpus and oracle tests print one summary line each.
+LOG="$TOOLS/cargo-test.log"
+if ! cargo test --release --locked -- --test-threads 2 --nocapture >"$LOG" 2>&1; then
+  grep -E "panicked|FAILED|^error" -A 12 "$LOG" | head -150
+  echo "cargo test failed; full output in $LOG"
+  exit 1
+fi
+grep -E "^(faults |simulator:|corpus:|large event:|oracle:|registry:)|^test result" "$LOG"
+
+step "README: the benchmark harness (a short run, to keep it working)"
+cargo run --release -- bench --iterations 2 | tail -4
 
 # 5. The deployment template.
 step "template: sam validate --lint, cfn-lint, checkov"

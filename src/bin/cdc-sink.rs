@@ -38,6 +38,9 @@ enum Command {
     /// Athena DDL and views for the registered tables.
     #[command(subcommand)]
     Athena(AthenaCommand),
+    /// Measure the hot path on generated full-size events, peak memory of replay and the
+    /// Lambda's cold start (see BENCHMARKS.md). Run from a release build.
+    Bench(BenchArgs),
     /// Simulate PostgreSQL tables under DMS and write Lambda Kinesis events, with the true
     /// final state of every table (truth.json), for tests, demos and benchmarks.
     Generate(GenerateArgs),
@@ -66,6 +69,13 @@ enum AthenaCommand {
         #[command(flatten)]
         pipeline: PipelineFlags,
     },
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Timed runs per case (the median is reported).
+    #[arg(long, default_value_t = 15)]
+    iterations: usize,
 }
 
 #[derive(Args)]
@@ -230,6 +240,9 @@ async fn replay(args: ReplayArgs) -> Result<(), String> {
     }
     if args.events.len() > 1 {
         println!("total: {total}");
+    }
+    if std::env::var_os("CDC_REPORT_PEAK_RSS").is_some() {
+        eprintln!("peak RSS KiB: {}", own_peak_rss_kib().unwrap_or(0));
     }
     Ok(())
 }
@@ -468,8 +481,141 @@ fn generate(a: GenerateArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// This process's peak resident set size in KiB (`VmHWM`: the high-water mark of this
+/// program's own address space, unlike a parent's rusage which counts memory from before exec).
+fn own_peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs `cdc-sink replay` with CDC_REPORT_PEAK_RSS=1 and returns the peak RSS it reports (KiB).
+fn replay_peak_rss_kib(
+    exe: &std::path::Path,
+    event: &std::path::Path,
+    out: &std::path::Path,
+) -> Result<u64, String> {
+    let o = std::process::Command::new(exe)
+        .arg("replay")
+        .arg(event)
+        .arg("--out")
+        .arg(out)
+        .env("CDC_REPORT_PEAK_RSS", "1")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    if !o.status.success() {
+        return Err(format!("replay failed: {stderr}"));
+    }
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak RSS KiB: "))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("replay did not report its peak RSS: {stderr}"))
+}
+
+/// Process start to the first `GET /runtime/invocation/next`, against a stub Runtime API.
+fn cold_start(lambda: &std::path::Path) -> Result<std::time::Duration, String> {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let start = std::time::Instant::now();
+    let mut child = std::process::Command::new(lambda)
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .envs([
+            ("AWS_LAMBDA_FUNCTION_NAME", "bench"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "1"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+        ])
+        .envs([
+            ("CDC_BUCKET", "bench"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "x"),
+            ("AWS_SECRET_ACCESS_KEY", "y"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", lambda.display()))?;
+    let (mut conn, _) = listener.accept().map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 512];
+    let n = conn.read(&mut buf).map_err(|e| e.to_string())?;
+    let elapsed = start.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = String::from_utf8_lossy(&buf[..n]);
+    if !line.contains("/runtime/invocation/next") {
+        return Err(format!("unexpected first request: {line}"));
+    }
+    Ok(elapsed)
+}
+
+fn bench(a: BenchArgs) -> Result<(), String> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: a debug build; run `cargo run --release -- bench` for meaningful numbers"
+        );
+    }
+    let cases = cdc_sink::bench::run(a.iterations.max(1), &mut |name| {
+        eprintln!("measuring: {name}")
+    });
+    println!("{}", cdc_sink::bench::table(&cases));
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = tempfile_dir()?;
+    for (name, tables) in [("4 tables", 4), ("500 tables", 500)] {
+        let path = dir.join(format!("event-{tables}.json"));
+        let event = cdc_sink::bench::full_event(if tables == 4 { 1 } else { 3 }, tables, 1.0);
+        std::fs::write(&path, &event).map_err(|e| e.to_string())?;
+        let out = dir.join(format!("out-{tables}"));
+        let kib = replay_peak_rss_kib(&exe, &path, &out)?;
+        println!(
+            "peak RSS of `cdc-sink replay` on one {:.2} MB event ({name}): {:.1} MB",
+            event.len() as f64 / 1_048_576.0,
+            kib as f64 / 1024.0
+        );
+    }
+    let lambda = exe.with_file_name("cdc-sink-lambda");
+    if lambda.exists() {
+        let mut runs: Vec<std::time::Duration> = (0..7)
+            .map(|_| cold_start(&lambda))
+            .collect::<Result<_, _>>()?;
+        runs.sort();
+        println!("cold start of cdc-sink-lambda (process start to first /next request, median of 7): {:.1} ms", runs[3].as_secs_f64() * 1e3);
+        let size = std::fs::metadata(&lambda).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "cdc-sink-lambda binary: {:.1} MB ({}, not stripped)",
+            size as f64 / 1_048_576.0,
+            std::env::consts::ARCH
+        );
+    } else {
+        println!(
+            "cold start: {} not found (cargo build --release builds it)",
+            lambda.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("cdc-sink-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The benchmark drives its own runtime per case; it must not run inside this one.
+    if let Command::Bench(args) = cli.command {
+        return match bench(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -487,6 +633,7 @@ fn main() -> ExitCode {
             Command::Schema(cmd) => schema(cmd).await,
             Command::Athena(cmd) => athena(cmd).await,
             Command::Generate(args) => generate(args),
+            Command::Bench(_) => Ok(()),
         }
     });
     match result {

@@ -6,6 +6,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as PqCompression, GzipLevel, ZstdLevel};
 use parquet::file::properties::{WriterProperties, WriterVersion};
+use parquet::schema::types::ColumnPath;
 
 fn err(e: impl std::fmt::Display) -> EncodeError {
     EncodeError {
@@ -28,6 +29,10 @@ pub fn encode(batch: &RecordBatch, compression: Compression) -> Result<Vec<u8>, 
         .set_writer_version(WriterVersion::PARQUET_1_0)
         .set_max_row_group_row_count(Some(batch.num_rows().max(1)))
         .set_created_by(concat!("cdc-sink ", env!("CARGO_PKG_VERSION")).to_string())
+        // Unique per row: a dictionary would be built, hashed and thrown away.
+        .set_column_dictionary_enabled(ColumnPath::from("cdc_seq"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("cdc_stream_position"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("cdc_before"), false)
         .build();
     let mut out = Vec::with_capacity(batch.get_array_memory_size() / 2 + 1024);
     let mut w = ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).map_err(err)?;
