@@ -65,11 +65,13 @@ cargo build --release --all-targets --locked
 step "README quick start"
 rm -rf out
 cargo run --release -- replay test-input/kinesis_test_input.json --out out/
-step "README: Athena DDL from the quick start's lake"
-rm -rf ddl
-cargo run --release -- athena ddl --out out/ --location s3://my-cdc-lake/cdc --database cdc_lake --split ddl/ > /dev/null
-ls ddl/*_current.sql > /dev/null
-rm -rf out ddl
+rm -rf out
+step "README: Athena DDL from a lake with the full load"
+rm -rf lake ddl
+cargo run --release -- replay test-input/full_load.json test-input/kinesis_test_input.json --out lake/ 2>/dev/null
+cargo run --release -- athena ddl --out lake/ --location s3://my-cdc-lake/cdc --database cdc_lake --split ddl/ > /dev/null
+ls ddl/*public__orders_current.sql
+rm -rf lake ddl
 step "README: the generator"
 SIM=$(mktemp -d)
 cargo run --release -- generate --out "$SIM" --seed 7 --tables 3 --transactions 200

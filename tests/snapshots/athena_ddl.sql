@@ -3,8 +3,8 @@
 
 CREATE DATABASE IF NOT EXISTS `cdc_lake`;
 
--- public.Orders "2024" (registry version 3)
-CREATE EXTERNAL TABLE IF NOT EXISTS `cdc_lake`.`public__orders__2024_` (
+-- "public"."Orders \"2024\"" (registry version 3)
+CREATE EXTERNAL TABLE IF NOT EXISTS `cdc_lake`.`public__orders__2024__67783667` (
   `id` int,
   `line` bigint,
   `total` decimal(10,2),
@@ -38,23 +38,23 @@ TBLPROPERTIES (
   'parquet.compression'='SNAPPY'
 );
 
-CREATE OR REPLACE VIEW "cdc_lake"."public__orders__2024__changes" AS
+CREATE OR REPLACE VIEW "cdc_lake"."public__orders__2024__67783667_changes" AS
 SELECT "cdc_op", "cdc_commit_ts", "cdc_txn_id", "cdc_txn_record_id", "id", "line", "total", "we`ird ""col""", "placed_at", "cdc_before", "cdc_dms_ts", "cdc_stream_position", "cdc_shard", "cdc_seq", "cdc_arrival_ts", "dt", "hr"
 FROM (
   SELECT *, row_number() OVER (PARTITION BY "cdc_shard", "cdc_seq") AS "cdc_copy"
-  FROM "cdc_lake"."public__orders__2024_"
+  FROM "cdc_lake"."public__orders__2024__67783667"
 ) AS "all_copies"
 WHERE "cdc_copy" = 1;
 
-CREATE OR REPLACE VIEW "cdc_lake"."public__orders__2024__current" AS
+CREATE OR REPLACE VIEW "cdc_lake"."public__orders__2024__67783667_current" AS
 WITH "versions" AS (
   -- Each change is a version of the row with its key; a delete ends the row.
   SELECT "id", "line", "total", "we`ird ""col""", "placed_at", "cdc_op", "cdc_commit_ts", "cdc_txn_id", "cdc_txn_record_id", "cdc_before", "cdc_dms_ts", "cdc_stream_position", "cdc_shard", "cdc_seq", "cdc_arrival_ts", "cdc_op" = 'D' AS "cdc_gone"
-  FROM "cdc_lake"."public__orders__2024__changes"
+  FROM "cdc_lake"."public__orders__2024__67783667_changes"
   UNION ALL
   -- An update that changed the primary key also ends the row under its old key.
   SELECT CAST(json_extract_scalar("cdc_before", '$.id') AS integer) AS "id", CAST(json_extract_scalar("cdc_before", '$.line') AS bigint) AS "line", "total", "we`ird ""col""", "placed_at", "cdc_op", "cdc_commit_ts", "cdc_txn_id", "cdc_txn_record_id", "cdc_before", "cdc_dms_ts", "cdc_stream_position", "cdc_shard", "cdc_seq", "cdc_arrival_ts", TRUE AS "cdc_gone"
-  FROM "cdc_lake"."public__orders__2024__changes"
+  FROM "cdc_lake"."public__orders__2024__67783667_changes"
   WHERE "cdc_op" = 'U' AND CAST(json_extract_scalar("cdc_before", '$.id') AS integer) IS NOT NULL AND CAST(json_extract_scalar("cdc_before", '$.line') AS bigint) IS NOT NULL AND (CAST(json_extract_scalar("cdc_before", '$.id') AS integer) <> "id" OR CAST(json_extract_scalar("cdc_before", '$.line') AS bigint) <> "line")
 )
 SELECT "id", "line", "total", "we`ird ""col""", "placed_at", "cdc_op", "cdc_commit_ts", "cdc_txn_id", "cdc_txn_record_id", "cdc_stream_position", "cdc_shard", "cdc_seq"
@@ -69,7 +69,7 @@ FROM (
 ) AS "ranked"
 WHERE "cdc_rank" = 1 AND NOT "cdc_gone";
 
--- audit.log (registry version 1)
+-- "audit"."log" (registry version 1)
 CREATE EXTERNAL TABLE IF NOT EXISTS `cdc_lake`.`audit__log` (
   `msg` string,
   `cdc_op` string,
@@ -108,6 +108,6 @@ FROM (
 ) AS "all_copies"
 WHERE "cdc_copy" = 1;
 
--- No view "cdc_lake"."audit__log_current": audit.log has no known primary key (DMS sends it in the create-table
+-- No view "cdc_lake"."audit__log_current": "audit"."log" has no known primary key (DMS sends it in the create-table
 -- table-def, or set one with `cdc-sink schema set`). Without a key, the current state
 -- of a row cannot be told from the change history; query "cdc_lake"."audit__log_changes" instead.
