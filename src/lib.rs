@@ -13,6 +13,7 @@ pub mod columns;
 pub mod config;
 pub mod dms;
 pub mod encode;
+pub mod fuzzing;
 pub mod generate;
 pub mod handler;
 pub mod kinesis;

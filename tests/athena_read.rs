@@ -7,28 +7,13 @@ use cdc_sink::config::Config;
 use cdc_sink::sink::local::LocalDir;
 use common::*;
 use std::collections::BTreeMap;
-use std::process::Command;
-
-/// The Python with duckdb and pyarrow (tests/run.sh sets CDC_TEST_PYTHON to its venv).
-pub fn python() -> String {
-    std::env::var("CDC_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
-}
 
 #[tokio::test]
 async fn duckdb_and_pyarrow_read_each_table_as_one_hive_partitioned_table() {
     let dir = tempfile::tempdir().unwrap();
     let batches = replay_all(&LocalDir::new(dir.path()), &Config::default(), "").await;
-    let out = Command::new(python())
-        .arg(root().join("tests/py/read_lake.py"))
-        .arg(dir.path())
-        .output()
-        .expect("run python (set CDC_TEST_PYTHON, or use tests/run.sh which installs duckdb and pyarrow)");
-    assert!(
-        out.status.success(),
-        "read_lake.py failed (tests/run.sh installs duckdb and pyarrow):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let report: BTreeMap<String, serde_json::Value> =
+        serde_json::from_value(python_json("read_lake.py", &[dir.path().as_os_str()])).unwrap();
 
     // Expected rows and days per table, from the parquet crate's reading of the same files.
     let mut expected: BTreeMap<String, (u64, Vec<String>)> = BTreeMap::new();

@@ -157,19 +157,7 @@ async fn check_views(dir: &Path, w: &Workload, what: &str) -> usize {
     });
     let mpath = dir.join("_manifest.json");
     std::fs::write(&mpath, serde_json::to_vec(&manifest).unwrap()).unwrap();
-    let out = std::process::Command::new(
-        std::env::var("CDC_TEST_PYTHON").unwrap_or_else(|_| "python3".into()),
-    )
-    .arg(root().join("tests/py/oracle.py"))
-    .arg(&mpath)
-    .output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{what}: oracle.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got = python_json("oracle.py", &[mpath.as_os_str()]);
     let mut rows = 0;
     for t in &w.tables {
         let key = t.id.to_string();
@@ -294,19 +282,8 @@ fn ddl_is_valid_athena_and_trino_sql_and_is_pinned() {
         serde_json::to_vec(&views).unwrap(),
     )
     .unwrap();
-    let out = std::process::Command::new(
-        std::env::var("CDC_TEST_PYTHON").unwrap_or_else(|_| "python3".into()),
-    )
-    .arg(root().join("tests/py/parse_sql.py"))
-    .arg(dir.path().join("ddl.sql"))
-    .arg(dir.path().join("views.json"))
-    .output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let parsed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ddl = dir.path().join("ddl.sql");
+    let views_json = dir.path().join("views.json");
+    let parsed = python_json("parse_sql.py", &[ddl.as_os_str(), views_json.as_os_str()]);
     assert_eq!(parsed["views"], 3);
 }

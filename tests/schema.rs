@@ -7,31 +7,17 @@ mod common;
 use arrow::datatypes::{DataType, TimeUnit};
 use cdc_sink::change::TableId;
 use cdc_sink::config::Config;
-use cdc_sink::pipeline::{write_batch, ObjectKind};
+use cdc_sink::pipeline::ObjectKind;
 use cdc_sink::schema::registry::{evolve, key, Registered};
 use cdc_sink::schema::store::SchemaStore;
 use cdc_sink::schema::sync::SchemaRegistry;
 use cdc_sink::schema::{Column, ColumnType, TableSchema, TypeSource};
-use cdc_sink::sink::local::LocalDir;
 use cdc_sink::sink::s3::{S3Settings, S3Sink};
 use common::s3::{self, S3Server};
 use common::*;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// Replays events through the registry into a directory, like `cdc-sink replay`.
-async fn replay(dir: &std::path::Path, events: &[Vec<u8>]) -> Vec<cdc_sink::pipeline::Batch> {
-    let sink = LocalDir::new(dir);
-    let reg = SchemaRegistry::new("", Duration::ZERO);
-    let mut out = Vec::new();
-    for e in events {
-        let (b, _) = reg.build(&sink, e, &Config::default()).await.unwrap();
-        write_batch(&b, &sink).await.unwrap();
-        out.push(b);
-    }
-    out
-}
 
 /// Arrow type of every column, per data file of a table.
 fn file_types(dir: &std::path::Path, table: &str) -> BTreeMap<String, BTreeMap<String, DataType>> {
@@ -80,7 +66,7 @@ async fn drifting_values_never_change_a_column_type_between_files() {
         ));
     }
     let dir = tempfile::tempdir().unwrap();
-    replay(dir.path(), &events).await;
+    replay_registered(dir.path(), &events).await;
     let per_file = file_types(dir.path(), "public/drift/");
     assert_eq!(per_file.len(), events.len());
     let mut by_column: BTreeMap<String, Vec<DataType>> = BTreeMap::new();
@@ -108,19 +94,7 @@ async fn drifting_values_never_change_a_column_type_between_files() {
         "files from the first numeric amount on"
     );
     // DuckDB and pyarrow read all the files as one table.
-    let out = std::process::Command::new(
-        std::env::var("CDC_TEST_PYTHON").unwrap_or_else(|_| "python3".into()),
-    )
-    .arg(root().join("tests/py/read_lake.py"))
-    .arg(dir.path())
-    .output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = python_json("read_lake.py", &[dir.path().as_os_str()]);
     assert_eq!(report["public.drift"]["rows"], 8);
     assert_eq!(report["public.drift"]["pyarrow_rows"], 8);
     assert_eq!(report["public.drift"]["types"]["amount"], "DOUBLE");
@@ -155,7 +129,7 @@ async fn drifting_values_never_change_a_column_type_between_files() {
         ));
     }
     let dir = tempfile::tempdir().unwrap();
-    replay(dir.path(), &events).await;
+    replay_registered(dir.path(), &events).await;
     let mut values = Vec::new();
     for (k, types) in file_types(dir.path(), "public/flags/") {
         assert_eq!(types["flag"], DataType::Boolean, "{k}");
@@ -218,7 +192,7 @@ async fn postgres_types_keep_their_meaning() {
         ],
     );
     let dir = tempfile::tempdir().unwrap();
-    let batches = replay(dir.path(), &[event]).await;
+    let batches = replay_registered(dir.path(), &[event]).await;
     let b = &batches[0];
     assert_eq!(
         (
@@ -341,7 +315,7 @@ async fn a_table_def_after_inference_is_recorded_not_applied_until_set() {
         10,
         &[def, dms_row("insert", "public", "late", json!({"id": 2}))],
     );
-    replay(dir.path(), &[first, second]).await;
+    replay_registered(dir.path(), &[first, second]).await;
     let doc = Registered::from_json(
         &std::fs::read(dir.path().join("_schemas/public/late.json")).unwrap(),
     )
@@ -383,7 +357,7 @@ async fn a_table_def_after_inference_is_recorded_not_applied_until_set() {
         20,
         &[dms_row("insert", "public", "late", json!({"id": 3}))],
     );
-    let b = replay(dir.path(), &[third]).await;
+    let b = replay_registered(dir.path(), &[third]).await;
     let key = &b[0]
         .objects
         .iter()

@@ -18,6 +18,18 @@ pub enum Precondition {
     Match(String),
 }
 
+impl Precondition {
+    /// Whether a write under this condition may replace a document whose current ETag is
+    /// `current` (`None`: absent). S3 checks this itself; the local and memory stores use it.
+    pub fn holds(&self, current: Option<&str>) -> bool {
+        match (self, current) {
+            (Precondition::Absent, None) => true,
+            (Precondition::Match(want), Some(have)) => want == have,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutOutcome {
     Written {
@@ -88,12 +100,7 @@ impl SchemaStore for LocalDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(fail(e)),
         };
-        let ok = match (&pre, &current) {
-            (Precondition::Absent, None) => true,
-            (Precondition::Match(want), Some(have)) => want == have,
-            _ => false,
-        };
-        if !ok {
+        if !pre.holds(current.as_deref()) {
             return Ok(PutOutcome::Conflict);
         }
         write_atomically(&path, &body).map_err(fail)?;
@@ -151,12 +158,7 @@ impl SchemaStore for MemoryStore {
         pre: Precondition,
     ) -> Result<PutOutcome, SinkError> {
         let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
-        let ok = match (&pre, docs.get(key)) {
-            (Precondition::Absent, None) => true,
-            (Precondition::Match(want), Some(have)) => *want == etag_of(have),
-            _ => false,
-        };
-        if !ok {
+        if !pre.holds(docs.get(key).map(|b| etag_of(b)).as_deref()) {
             return Ok(PutOutcome::Conflict);
         }
         docs.insert(key.to_string(), body.to_vec());

@@ -220,3 +220,20 @@ impl SchemaStore for Flaky {
     }
 }
 pub mod proxy;
+
+/// Runs one of the Python scripts in tests/py with the test venv's interpreter (tests/run.sh
+/// sets CDC_TEST_PYTHON), asserts it succeeded, and returns its standard output as JSON.
+pub fn python_json(script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let python = std::env::var("CDC_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = std::process::Command::new(&python)
+        .arg(root().join("tests/py").join(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {python} (tests/run.sh installs the test venv): {e}"));
+    assert!(
+        out.status.success(),
+        "{script} failed (tests/run.sh installs duckdb, pyarrow, sqlglot):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
