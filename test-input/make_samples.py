@@ -5,7 +5,7 @@
 
 Each output file is one Lambda Kinesis event ({"Records": [...]}, one shard, ascending
 sequence numbers) carrying AWS DMS messages from an RDS PostgreSQL source, rendered as
-described in /work/shared/dms-format.md. The script is deterministic (no clock, no random
+described in the AWS DMS Kinesis target format (summarised in the main README). The script is deterministic (no clock, no random
 module): running it again rewrites every file byte for byte.
 
 Every record is tagged with its expected outcome when it is built:

@@ -235,7 +235,10 @@ impl SchemaRegistry {
                     } else {
                         // Another writer got there first; spread racing writers out a little.
                         report.conflicts += 1;
-                        let jitter = u64::from(Instant::now().elapsed().subsec_nanos() % 5);
+                        let jitter = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| u64::from(d.subsec_nanos() % 5))
+                            .unwrap_or(0);
                         tokio::time::sleep(Duration::from_millis(
                             2 * u64::from(report.conflicts) + jitter,
                         ))

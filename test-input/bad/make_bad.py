@@ -812,7 +812,7 @@ def readme(cases, expected) -> str:
     return f"""# test-input/bad: hostile and malformed events
 
 Each `*.json` file here is one input for cdc-sink: a Lambda Kinesis event (`{{"Records": [...]}}`)
-whose records carry base64 AWS DMS messages (see `/work/shared/dms-format.md`), or, for the
+whose records carry base64 AWS DMS messages (see the AWS DMS Kinesis target format (summarised in the main README)), or, for the
 document-level cases, something that is not such an event. Except where the document itself is
 the subject, every file mixes the bad records with at least one good DMS record, so a test can
 see that the rest of the event is still processed. Each file uses its own shard id
