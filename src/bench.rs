@@ -143,7 +143,7 @@ fn config(format: Format, compression: Compression) -> Config {
 }
 
 /// The standard set of cases.
-pub fn run(iterations: usize, progress: &mut dyn FnMut(&str)) -> Vec<Case> {
+pub fn run(iterations: usize, only: Option<&str>, progress: &mut dyn FnMut(&str)) -> Vec<Case> {
     let unformatted = full_event(1, 4, 1.0);
     let tabbed = full_event(1, 4, 0.0);
     let ten = full_event(2, 10, 1.0);
@@ -188,6 +188,7 @@ pub fn run(iterations: usize, progress: &mut dyn FnMut(&str)) -> Vec<Case> {
     ];
     cases
         .into_iter()
+        .filter(|(name, _, _)| only.is_none_or(|o| name.contains(o)))
         .map(|(name, event, cfg)| {
             progress(name);
             measure(name, event, &cfg, iterations)

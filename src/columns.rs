@@ -141,6 +141,9 @@ pub struct Lineage<'a> {
     pub before: Option<&'a str>,
 }
 
+/// `SEQ_WIDTH` zeros, sliced for padding `cdc_seq`.
+const ZEROS: &str = "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000";
+
 /// Builders of the lineage columns of one group of rows.
 pub struct LineageBuilders {
     op: StringBuilder,
@@ -182,8 +185,11 @@ impl LineageBuilders {
         self.txn_record_id.append_option(l.txn_record_id);
         self.stream_position.append_option(l.stream_position);
         self.shard.append_value(l.shard);
-        // Zero-pad without a temporary String: the builder is a fmt::Write.
-        let _ = write!(self.seq, "{:0>SEQ_WIDTH$}", l.seq);
+        // Zero-pad without a temporary String or per-character formatting: the builder is a
+        // fmt::Write, so the pad and the digits are appended as two slices.
+        let pad = SEQ_WIDTH.saturating_sub(l.seq.len());
+        let _ = self.seq.write_str(&ZEROS[..pad]);
+        let _ = self.seq.write_str(l.seq);
         self.seq.append_value("");
         self.arrival_ts.append_value(l.arrival_us);
         self.before.append_option(l.before);

@@ -76,6 +76,9 @@ struct BenchArgs {
     /// Timed runs per case (the median is reported).
     #[arg(long, default_value_t = 15)]
     iterations: usize,
+    /// Only the cases whose name contains this text (e.g. "4 tables, Parquet snappy").
+    #[arg(long)]
+    only: Option<String>,
 }
 
 #[derive(Args)]
@@ -557,7 +560,7 @@ fn bench(a: BenchArgs) -> Result<(), String> {
             "warning: a debug build; run `cargo run --release -- bench` for meaningful numbers"
         );
     }
-    let cases = cdc_sink::bench::run(a.iterations.max(1), &mut |name| {
+    let cases = cdc_sink::bench::run(a.iterations.max(1), a.only.as_deref(), &mut |name| {
         eprintln!("measuring: {name}")
     });
     println!("{}", cdc_sink::bench::table(&cases));
