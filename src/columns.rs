@@ -120,7 +120,7 @@ pub const LINEAGE: [(&str, ColumnType); 10] = [
 
 /// True when a source column would clash with a lineage column or an Athena partition column
 /// (`dt`, `hr`); such columns are written as `src_<name>`.
-pub fn is_lineage_name(name: &str) -> bool {
+pub fn is_reserved_name(name: &str) -> bool {
     LINEAGE.iter().any(|(n, _)| *n == name)
         || name.eq_ignore_ascii_case("dt")
         || name.eq_ignore_ascii_case("hr")

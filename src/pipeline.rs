@@ -7,7 +7,7 @@
 //! quarantined record never leaves half a row behind.
 
 use crate::change::{is_dms_internal, Counts, Op, TableId, CONTROL_OPERATIONS};
-use crate::columns::{is_lineage_name, ColBuilder, Lineage, LineageBuilders};
+use crate::columns::{is_reserved_name, ColBuilder, Lineage, LineageBuilders};
 use crate::config::Config;
 use crate::dms::{self, DmsMessage};
 use crate::encode::{self, EncodeError};
@@ -408,7 +408,7 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
         let mut opened: Vec<(usize, ColumnType)> = Vec::new();
         let mut warnings = 0;
         for (pos, (name, raw)) in fields.iter().enumerate() {
-            let name: Cow<'_, str> = if is_lineage_name(name) {
+            let name: Cow<'_, str> = if is_reserved_name(name) {
                 Cow::Owned(format!("src_{name}"))
             } else {
                 Cow::Borrowed(name)

@@ -264,18 +264,10 @@ impl S3Sink {
 }
 
 /// The HTTP status of a failed call, if a response arrived.
-fn status<E, R: HttpStatus>(e: &aws_sdk_s3::error::SdkError<E, R>) -> Option<u16> {
-    e.raw_response().map(HttpStatus::status)
-}
-
-trait HttpStatus {
-    fn status(&self) -> u16;
-}
-
-impl HttpStatus for aws_sdk_s3::config::http::HttpResponse {
-    fn status(&self) -> u16 {
-        self.status().as_u16()
-    }
+fn status<E>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
 }
 
 impl S3Sink {
