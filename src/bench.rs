@@ -6,10 +6,9 @@ use crate::config::{Compression, Config, Format};
 use crate::dms;
 use crate::generate::{generate, GenOptions};
 use crate::kinesis;
-use crate::pipeline::build_batch;
+use crate::pipeline::{build_batch, recycle};
 use crate::schema::store::MemoryStore;
 use crate::schema::sync::SchemaRegistry;
-use base64::Engine;
 use std::time::{Duration, Instant};
 
 /// Lambda's payload limit for one event.
@@ -66,11 +65,17 @@ pub struct Case {
     pub records: u64,
     /// Whole hot path per event (median).
     pub total: Duration,
-    /// Cumulative stage times (median): envelope parse; + base64; + DMS message parse.
+    /// Stage times; `None` when only the whole hot path was timed.
+    pub stages: Option<Stages>,
+    pub output_bytes: u64,
+}
+
+/// Cumulative stage times (median): envelope parse; + base64; + DMS message parse.
+#[derive(Debug, Clone, Copy)]
+pub struct Stages {
     pub envelope: Duration,
     pub base64: Duration,
     pub dms: Duration,
-    pub output_bytes: u64,
 }
 
 impl Case {
@@ -81,7 +86,15 @@ impl Case {
 
 /// Measures one event with one output config. Schemas are registered first (a warm Lambda),
 /// so the timed runs are the steady state: decode, convert, build columns, encode.
-pub fn measure(name: &str, event: &[u8], cfg: &Config, iterations: usize) -> Case {
+/// With `hot_path_only`, the stage timers are skipped (they re-parse the event, which would
+/// skew a profile of the hot path).
+pub fn measure(
+    name: &str,
+    event: &[u8],
+    cfg: &Config,
+    iterations: usize,
+    hot_path_only: bool,
+) -> Case {
     let store = MemoryStore::default();
     let reg = SchemaRegistry::new("", Duration::from_secs(3600));
     let rt = tokio::runtime::Builder::new_current_thread().build();
@@ -94,31 +107,38 @@ pub fn measure(name: &str, event: &[u8], cfg: &Config, iterations: usize) -> Cas
     let total = time(iterations, || {
         build_batch(event, cfg, "", &snapshot).map(|b| b.counts.objects)
     });
+    if hot_path_only {
+        return Case {
+            name: name.to_string(),
+            bytes: event.len(),
+            records,
+            total,
+            stages: None,
+            output_bytes,
+        };
+    }
     let envelope = time(iterations, || kinesis::parse_event(event).map(|r| r.len()));
     let mut buf = Vec::new();
     let base64 = time(iterations, || {
         let recs = kinesis::parse_event(event).unwrap_or_default();
         for r in &recs {
             buf.clear();
-            let _ = base64::engine::general_purpose::STANDARD
-                .decode_vec(r.data_b64.as_deref().unwrap_or("").as_bytes(), &mut buf);
+            let _ = kinesis::decode_payload(r.data_b64.as_deref().unwrap_or(""), &mut buf);
         }
         recs.len()
     });
+    let mut spare: Vec<dms::Field<'static>> = Vec::new();
     let dms = time(iterations, || {
         let recs = kinesis::parse_event(event).unwrap_or_default();
         let mut n = 0;
         for r in &recs {
             buf.clear();
-            let _ = base64::engine::general_purpose::STANDARD
-                .decode_vec(r.data_b64.as_deref().unwrap_or("").as_bytes(), &mut buf);
-            if let Ok(m) = dms::parse_message(&buf, &cfg.before_image_key) {
-                n += m
-                    .data
-                    .and_then(|d| dms::row_fields(d).ok())
-                    .map(|f| f.len())
-                    .unwrap_or(0);
+            let _ = kinesis::decode_payload(r.data_b64.as_deref().unwrap_or(""), &mut buf);
+            let mut fields = recycle(std::mem::take(&mut spare));
+            if dms::parse_message(&buf, &cfg.before_image_key, &mut fields).is_ok() {
+                n += fields.len();
             }
+            spare = recycle(fields);
         }
         n
     });
@@ -127,9 +147,11 @@ pub fn measure(name: &str, event: &[u8], cfg: &Config, iterations: usize) -> Cas
         bytes: event.len(),
         records,
         total,
-        envelope,
-        base64,
-        dms,
+        stages: Some(Stages {
+            envelope,
+            base64,
+            dms,
+        }),
         output_bytes,
     }
 }
@@ -143,7 +165,12 @@ fn config(format: Format, compression: Compression) -> Config {
 }
 
 /// The standard set of cases.
-pub fn run(iterations: usize, only: Option<&str>, progress: &mut dyn FnMut(&str)) -> Vec<Case> {
+pub fn run(
+    iterations: usize,
+    only: Option<&str>,
+    hot_path_only: bool,
+    progress: &mut dyn FnMut(&str),
+) -> Vec<Case> {
     let unformatted = full_event(1, 4, 1.0);
     let tabbed = full_event(1, 4, 0.0);
     let ten = full_event(2, 10, 1.0);
@@ -191,7 +218,7 @@ pub fn run(iterations: usize, only: Option<&str>, progress: &mut dyn FnMut(&str)
         .filter(|(name, _, _)| only.is_none_or(|o| name.contains(o)))
         .map(|(name, event, cfg)| {
             progress(name);
-            measure(name, event, &cfg, iterations)
+            measure(name, event, &cfg, iterations, hot_path_only)
         })
         .collect()
 }
@@ -209,18 +236,23 @@ pub fn table(cases: &[Case]) -> String {
         )
     };
     for c in cases {
-        let rest = c.total.saturating_sub(c.dms);
+        let shares = match c.stages {
+            Some(s) => [
+                share(s.envelope, c),
+                share(s.base64.saturating_sub(s.envelope), c),
+                share(s.dms.saturating_sub(s.base64), c),
+                share(c.total.saturating_sub(s.dms), c),
+            ],
+            None => ["-".to_string(), "-".into(), "-".into(), "-".into()],
+        };
         out.push_str(&format!(
-            "| {} | {:.2} MB | {} | {} | {:.2} µs | {} | {} | {} | {} | {:.2} MB |\n",
+            "| {} | {:.2} MB | {} | {} | {:.2} µs | {} | {:.2} MB |\n",
             c.name,
             c.bytes as f64 / 1_048_576.0,
             c.records,
             ms(c.total),
             c.per_record_us(),
-            share(c.envelope, c),
-            share(c.base64.saturating_sub(c.envelope), c),
-            share(c.dms.saturating_sub(c.base64), c),
-            share(rest, c),
+            shares.join(" | "),
             c.output_bytes as f64 / 1_048_576.0,
         ));
     }

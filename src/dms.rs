@@ -70,11 +70,26 @@ pub struct Metadata<'a> {
     pub transaction_record_id: Option<Id>,
 }
 
-/// A decoded DMS message. `data`, the before-image and `control` stay raw JSON until needed.
+/// One column of a row: its name and its raw JSON value, both borrowed from the message.
+pub type Field<'a> = (Cow<'a, str>, &'a RawValue);
+
+/// What the message's `data` key held. The fields of an object are read in the same pass as
+/// the rest of the message, into the vector given to [`parse_message`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Data {
+    /// No `data` key.
+    Missing,
+    /// A JSON object: its fields are in the caller's vector.
+    Object,
+    /// Another JSON value (named here), which no row can come from.
+    NotObject(&'static str),
+}
+
+/// A decoded DMS message. The before-image and `control` stay raw JSON until needed.
 #[derive(Debug)]
 pub struct DmsMessage<'a> {
     pub metadata: Metadata<'a>,
-    pub data: Option<&'a RawValue>,
+    pub data: Data,
     pub before_image: Option<&'a RawValue>,
     pub control: Option<&'a RawValue>,
 }
@@ -88,11 +103,15 @@ pub enum DecodeError {
     NoMetadata,
 }
 
-/// Decodes one DMS message from the record's (base64-decoded) bytes.
+/// Decodes one DMS message from the record's (base64-decoded) bytes, in one pass. The row's
+/// fields go into `fields` (cleared first; a caller reuses one vector for every record), in
+/// message order with raw values; `data._doc` nesting (`map-record-to-document`) is unwrapped.
 pub fn parse_message<'a>(
     bytes: &'a [u8],
     before_image_key: &str,
+    fields: &mut Vec<Field<'a>>,
 ) -> Result<DmsMessage<'a>, DecodeError> {
+    fields.clear();
     if bytes.starts_with(&KPL_MAGIC) {
         return Err(DecodeError::Kpl);
     }
@@ -100,42 +119,56 @@ pub fn parse_message<'a>(
         valid_up_to: e.valid_up_to(),
     })?;
     let mut de = serde_json::Deserializer::from_str(text);
-    let msg = Seed { before_image_key }
-        .deserialize(&mut de)
-        .and_then(|m| de.end().map(|_| m))
-        .map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    let msg = Seed {
+        before_image_key,
+        fields: &mut *fields,
+    }
+    .deserialize(&mut de)
+    .and_then(|m| de.end().map(|_| m))
+    .map_err(|e| DecodeError::NotJson(e.to_string()))?;
     let metadata = msg.metadata.ok_or(DecodeError::NoMetadata)?;
+    let data = msg.data.unwrap_or(Data::Missing);
+    if let (Data::Object, [(k, inner)]) = (data, fields.as_slice()) {
+        if k == "_doc" && inner.get().starts_with('{') {
+            let inner: &'a RawValue = inner;
+            fields.clear();
+            fields_into(inner, fields)
+                .map_err(|e| DecodeError::NotJson(format!("data._doc: {e}")))?;
+        }
+    }
     Ok(DmsMessage {
         metadata,
-        data: msg.data,
+        data,
         before_image: msg.before_image,
         control: msg.control,
     })
 }
 
+/// The top level while it is being read; `metadata` is required afterwards.
 struct Partial<'a> {
     metadata: Option<Metadata<'a>>,
-    data: Option<&'a RawValue>,
+    data: Option<Data>,
     before_image: Option<&'a RawValue>,
     control: Option<&'a RawValue>,
 }
 
-struct Seed<'k> {
+struct Seed<'k, 'f, 'de> {
     before_image_key: &'k str,
+    fields: &'f mut Vec<Field<'de>>,
 }
 
-impl<'de> DeserializeSeed<'de> for Seed<'_> {
+impl<'de> DeserializeSeed<'de> for Seed<'_, '_, 'de> {
     type Value = Partial<'de>;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Partial<'de>, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-/// A map key, borrowed when it has no escapes.
+/// A map key, borrowed unless it has escapes.
 #[derive(Deserialize)]
 struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
 
-impl<'de> Visitor<'de> for Seed<'_> {
+impl<'de> Visitor<'de> for Seed<'_, '_, 'de> {
     type Value = Partial<'de>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a DMS message object with a \"metadata\" key")
@@ -161,7 +194,12 @@ impl<'de> Visitor<'de> for Seed<'_> {
                         .map_err(|e: A::Error| de::Error::custom(format!("metadata: {e}")))?;
                     set(&mut p.metadata, m, "metadata")?
                 }
-                "data" => set(&mut p.data, map.next_value()?, "data")?,
+                "data" => {
+                    if p.data.is_some() {
+                        return Err(de::Error::custom("duplicate key \"data\""));
+                    }
+                    p.data = Some(map.next_value_seed(DataSeed(&mut *self.fields))?);
+                }
                 "control" => set(&mut p.control, map.next_value()?, "control")?,
                 key if key == self.before_image_key => {
                     set(&mut p.before_image, map.next_value()?, key)?
@@ -175,31 +213,83 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 }
 
-/// The columns of a row object (`data` or a before-image), in message order, values raw.
-/// With `map-record-to-document` the row is nested under `data._doc`; that is unwrapped here.
-pub fn row_fields(row: &RawValue) -> Result<Vec<(Cow<'_, str>, &RawValue)>, String> {
-    struct Fields;
-    impl<'de> Visitor<'de> for Fields {
-        type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a JSON object of column values")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::with_capacity(map.size_hint().unwrap_or(16));
-            while let Some((Key(k), v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
-                out.push((k, v));
-            }
-            Ok(out)
-        }
+/// Reads `data`: an object's fields into the vector; any other value is consumed and named.
+struct DataSeed<'f, 'de>(&'f mut Vec<Field<'de>>);
+
+impl<'de> DeserializeSeed<'de> for DataSeed<'_, 'de> {
+    type Value = Data;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Data, D::Error> {
+        d.deserialize_any(self)
     }
-    let mut de = serde_json::Deserializer::from_str(row.get());
-    let fields = de::Deserializer::deserialize_map(&mut de, Fields).map_err(|e| e.to_string())?;
+}
+
+impl<'de> Visitor<'de> for DataSeed<'_, 'de> {
+    type Value = Data;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object of column values")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Data, A::Error> {
+        while let Some((Key(k), v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+            self.0.push((k, v));
+        }
+        Ok(Data::Object)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Data, A::Error> {
+        // Elements are skipped as raw values: serde_json skips those without recursion, so a
+        // deeply nested array is still a row problem, not an unreadable message.
+        while seq.next_element::<&'de RawValue>()?.is_some() {}
+        Ok(Data::NotObject("an array"))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Data, E> {
+        Ok(Data::NotObject("a string"))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Data, E> {
+        Ok(Data::NotObject("a boolean"))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Data, E> {
+        Ok(Data::NotObject("a number"))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Data, E> {
+        Ok(Data::NotObject("a number"))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Data, E> {
+        Ok(Data::NotObject("a number"))
+    }
+    fn visit_unit<E>(self) -> Result<Data, E> {
+        Ok(Data::NotObject("null"))
+    }
+}
+
+/// The columns of a row object (a before-image, a table definition), in message order, values
+/// raw. With `map-record-to-document` the row is nested under `_doc`; that is unwrapped here.
+pub fn row_fields(row: &RawValue) -> Result<Vec<Field<'_>>, String> {
+    let mut fields = Vec::new();
+    fields_into(row, &mut fields)?;
     if let [(k, inner)] = fields.as_slice() {
         if k == "_doc" && inner.get().starts_with('{') {
             return row_fields(inner);
         }
     }
     Ok(fields)
+}
+
+/// Appends the fields of a JSON object to `out`.
+fn fields_into<'a>(row: &'a RawValue, out: &mut Vec<Field<'a>>) -> Result<(), String> {
+    struct Fields<'o, 'a>(&'o mut Vec<Field<'a>>);
+    impl<'de> Visitor<'de> for Fields<'_, 'de> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object of column values")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some((Key(k), v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                self.0.push((k, v));
+            }
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(row.get());
+    de::Deserializer::deserialize_map(&mut de, Fields(out)).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -211,17 +301,21 @@ mod tests {
     #[test]
     fn decodes_both_formats_alike() {
         let tabbed = "{\n\t\"metadata\":\t{\n\t\t\"record-type\":\t\"data\",\n\t\t\"operation\":\t\"insert\",\n\t\t\"transaction-id\":\t42\n\t},\n\t\"data\":\t{\n\t\t\"id\":\t1\n\t}\n}";
-        let m = parse_message(tabbed.as_bytes(), "before-image").unwrap();
+        let mut fields = Vec::new();
+        let m = parse_message(tabbed.as_bytes(), "before-image", &mut fields).unwrap();
         assert_eq!(m.metadata.operation.as_deref(), Some("insert"));
         assert_eq!(m.metadata.transaction_id, Some(Id(42)));
-        let fields = row_fields(m.data.unwrap()).unwrap();
+        assert_eq!(m.data, Data::Object);
         assert_eq!((fields[0].0.as_ref(), fields[0].1.get()), ("id", "1"));
 
-        let m = parse_message(UNFORMATTED.as_bytes(), "before-image").unwrap();
+        let mut fields = Vec::new();
+        let m = parse_message(UNFORMATTED.as_bytes(), "before-image", &mut fields).unwrap();
         assert_eq!(m.metadata.transaction_id, Some(Id(4711)));
         assert_eq!(m.metadata.transaction_record_id, Some(Id(2)));
         assert_eq!(m.before_image.unwrap().get(), r#"{"id":7}"#);
-        assert!(parse_message(UNFORMATTED.as_bytes(), "old")
+        let got: Vec<_> = fields.iter().map(|(k, v)| (k.as_ref(), v.get())).collect();
+        assert_eq!(got, [("id", "8"), ("note", r#""hi""#)]);
+        assert!(parse_message(UNFORMATTED.as_bytes(), "old", &mut fields)
             .unwrap()
             .before_image
             .is_none());
@@ -229,21 +323,55 @@ mod tests {
 
     #[test]
     fn unwraps_doc_nesting() {
+        let mut f = Vec::new();
         let m = parse_message(
             br#"{"metadata":{},"data":{"_doc":{"id":3,"x":"y"}}}"#,
             "before-image",
+            &mut f,
         )
         .unwrap();
-        let f = row_fields(m.data.unwrap()).unwrap();
+        assert_eq!(m.data, Data::Object);
         assert_eq!(
             f.iter().map(|(k, _)| k.as_ref()).collect::<Vec<_>>(),
             ["id", "x"]
         );
+        let raw: &RawValue = serde_json::from_str(r#"{"_doc":{"a":1}}"#).unwrap();
+        assert_eq!(row_fields(raw).unwrap()[0].0, "a");
+        // A lone `_doc` that is not an object is an ordinary column.
+        parse_message(
+            br#"{"metadata":{},"data":{"_doc":5}}"#,
+            "before-image",
+            &mut f,
+        )
+        .unwrap();
+        assert_eq!(f[0].0, "_doc");
+    }
+
+    #[test]
+    fn names_a_data_value_that_is_not_an_object() {
+        let data = |d: &str| {
+            let msg = format!(r#"{{"metadata":{{}},"data":{d}}}"#);
+            parse_message(msg.as_bytes(), "before-image", &mut Vec::new()).map(|m| m.data)
+        };
+        let mut f = Vec::new();
+        assert_eq!(data("[1,[2]]"), Ok(Data::NotObject("an array")));
+        assert_eq!(data(r#""x""#), Ok(Data::NotObject("a string")));
+        assert_eq!(data("-1.5"), Ok(Data::NotObject("a number")));
+        assert_eq!(data("true"), Ok(Data::NotObject("a boolean")));
+        assert_eq!(data("null"), Ok(Data::NotObject("null")));
+        assert_eq!(
+            parse_message(br#"{"metadata":{}}"#, "before-image", &mut f).map(|m| m.data),
+            Ok(Data::Missing)
+        );
+        assert!(matches!(
+            parse_message(br#"{"metadata":{},"data":{},"data":[]}"#, "before-image", &mut f),
+            Err(DecodeError::NotJson(e)) if e.contains("duplicate")
+        ));
     }
 
     #[test]
     fn says_why_bytes_are_unusable() {
-        let d = |b: &[u8]| parse_message(b, "before-image").unwrap_err();
+        let d = |b: &[u8]| parse_message(b, "before-image", &mut Vec::new()).unwrap_err();
         assert_eq!(d(&[0xF3, 0x89, 0x9A, 0xC2, 1, 2]), DecodeError::Kpl);
         assert_eq!(
             d(b"{\"a\":\"\xff\"}"),
@@ -262,8 +390,8 @@ mod tests {
         // skipped without recursion, and a deep array is not an object of columns.
         let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
         let msg = format!("{{\"metadata\":{{}},\"data\":{deep}}}");
-        let m = parse_message(msg.as_bytes(), "before-image").unwrap();
-        assert!(row_fields(m.data.unwrap()).is_err());
+        let m = parse_message(msg.as_bytes(), "before-image", &mut Vec::new()).unwrap();
+        assert_eq!(m.data, Data::NotObject("an array"));
         let unclosed = "[".repeat(1000);
         assert!(matches!(
             d(format!("{{\"metadata\":{{}},\"data\":{unclosed}").as_bytes()),

@@ -22,7 +22,6 @@ use crate::value::{convert, minify_json, Cell, Json, Warning};
 use arrow::array::{new_null_array, ArrayRef};
 use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
-use base64::Engine;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use std::borrow::Cow;
@@ -112,9 +111,9 @@ pub fn build_batch<S: SchemaSource + ?Sized>(
             .unwrap_or(0),
         fallback_seq,
     };
-    let mut buf = Vec::new();
+    let mut scratch = Scratch::default();
     for r in &records {
-        b.record(r, &mut buf);
+        b.record(r, &mut scratch);
     }
     let first_seq = records
         .first()
@@ -162,6 +161,43 @@ async fn put_unless_failed<K: ObjectSink>(
         failed.store(true, Ordering::SeqCst);
     }
     r
+}
+
+/// Buffers reused for every record of a batch, so the per-record path does not allocate.
+#[derive(Default)]
+struct Scratch {
+    /// The record's payload, base64-decoded.
+    decoded: Vec<u8>,
+    /// The row's fields and converted cells, which borrow from `decoded` while a record is
+    /// processed; kept empty (lifetime `'static`) between records. See [`recycle`].
+    fields: Vec<dms::Field<'static>>,
+    cells: Vec<(ColRef, Cell<'static>)>,
+}
+
+/// The same allocation, emptied, for elements of another lifetime. The borrowed items of one
+/// record cannot outlive its decoded buffer, but their vector's allocation can: an emptied
+/// vector collected in place (same element size and alignment) keeps its buffer.
+pub(crate) fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+/// A table's schema and name must be non-empty and, escaped for object keys, at most
+/// [`MAX_NAME_BYTES`]: keys stay within S3's 1024 bytes and each path segment within the 255
+/// bytes of local file systems (escaping can triple a name).
+fn check_table_name(schema: &str, table: &str) -> Result<(), Reason> {
+    if schema.is_empty() || table.is_empty() {
+        return Err(Reason::BadTableName(format!(
+            "schema-name {schema:?}, table-name {table:?}: both must be non-empty"
+        )));
+    }
+    let too_long = |n: &str| partition::escape_segment(n).len() > MAX_NAME_BYTES;
+    if too_long(schema) || too_long(table) {
+        return Err(Reason::BadTableName(format!(
+            "a name is longer than {MAX_NAME_BYTES} bytes once escaped for object keys"
+        )));
+    }
+    Ok(())
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -290,26 +326,31 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
         self.quarantine.push((Partition::log(arrival), entry));
     }
 
-    fn record(&mut self, r: &RawRecord<'_>, buf: &mut Vec<u8>) {
+    fn record(&mut self, r: &RawRecord<'_>, scratch: &mut Scratch) {
         self.counts.records += 1;
         if let Some(why) = kinesis::identity_problem(r) {
             return self.quarantine(r, None, Reason::BadKinesisRecord(why));
         }
+        let buf = &mut scratch.decoded;
         buf.clear();
         let data = r.data_b64.as_deref().unwrap_or("");
-        if let Err(e) = base64::engine::general_purpose::STANDARD.decode_vec(data.as_bytes(), buf) {
+        if let Err(e) = kinesis::decode_payload(data, buf) {
             return self.quarantine(r, None, Reason::InvalidBase64(e.to_string()));
         }
-        let msg = match dms::parse_message(buf, &self.cfg.before_image_key) {
-            Ok(m) => m,
-            Err(e) => return self.quarantine(r, Some(buf), Reason::Decode(e)),
+        let buf = &scratch.decoded;
+        let mut fields = recycle(std::mem::take(&mut scratch.fields));
+        let mut cells = recycle(std::mem::take(&mut scratch.cells));
+        let outcome = match dms::parse_message(buf, &self.cfg.before_image_key, &mut fields) {
+            Err(e) => Err(Reason::Decode(e)),
+            Ok(msg) => match msg.metadata.record_type.as_deref() {
+                Some("data") => self.data_record(r, &msg, &fields, &mut cells),
+                Some("control") => self.control_record(r, &msg),
+                Some(other) => Err(Reason::UnknownRecordType(other.to_string())),
+                None => Err(Reason::UnknownRecordType("(missing)".into())),
+            },
         };
-        let outcome = match msg.metadata.record_type.as_deref() {
-            Some("data") => self.data_record(r, &msg),
-            Some("control") => self.control_record(r, &msg),
-            Some(other) => Err(Reason::UnknownRecordType(other.to_string())),
-            None => Err(Reason::UnknownRecordType("(missing)".into())),
-        };
+        scratch.fields = recycle(fields);
+        scratch.cells = recycle(cells);
         if let Err(reason) = outcome {
             self.quarantine(r, Some(buf), reason);
         }
@@ -354,14 +395,18 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
         Ok(())
     }
 
-    fn table_for(&mut self, schema: &str, table: &str) -> usize {
+    /// The table's index if this batch has seen it; leaves its key in `key_buf` for
+    /// [`Self::add_table`].
+    fn known_table(&mut self, schema: &str, table: &str) -> Option<usize> {
         self.key_buf.clear();
         self.key_buf.push_str(schema);
         self.key_buf.push('\u{0}');
         self.key_buf.push_str(table);
-        if let Some(&i) = self.table_index.get(self.key_buf.as_str()) {
-            return i;
-        }
+        self.table_index.get(self.key_buf.as_str()).copied()
+    }
+
+    /// Adds the table whose key [`Self::known_table`] just missed.
+    fn add_table(&mut self, schema: &str, table: &str) -> usize {
         let id = TableId::new(schema, table);
         let registered = self.schemas.lookup(&id);
         self.tables.push(TableState::new(id, registered.as_deref()));
@@ -370,7 +415,13 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
         self.tables.len() - 1
     }
 
-    fn data_record(&mut self, r: &RawRecord<'_>, msg: &DmsMessage<'_>) -> Result<(), Reason> {
+    fn data_record<'m>(
+        &mut self,
+        r: &RawRecord<'_>,
+        msg: &DmsMessage<'m>,
+        fields: &[dms::Field<'m>],
+        cells: &mut Vec<(ColRef, Cell<'m>)>,
+    ) -> Result<(), Reason> {
         let md = &msg.metadata;
         let operation = md.operation.as_deref().unwrap_or("");
         let op = Op::from_dms(operation).ok_or_else(|| Reason::UnknownOperation {
@@ -383,27 +434,27 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
             self.counts.skipped += 1;
             return Ok(());
         }
-        if schema.is_empty() || table.is_empty() {
-            return Err(Reason::BadTableName(format!(
-                "schema-name {schema:?}, table-name {table:?}: both must be non-empty"
-            )));
+        // Names are checked once per table and batch: a table already seen has valid names.
+        let known = self.known_table(schema, table);
+        if known.is_none() {
+            check_table_name(schema, table)?;
         }
-        // Limits on the escaped names (escaping can triple a name): object keys stay within S3's
-        // 1024 bytes and path segments within the 255 bytes of local file systems.
-        let too_long = |n: &str| partition::escape_segment(n).len() > MAX_NAME_BYTES;
-        if too_long(schema) || too_long(table) {
-            return Err(Reason::BadTableName(format!(
-                "a name is longer than {MAX_NAME_BYTES} bytes once escaped for object keys"
-            )));
+        match msg.data {
+            dms::Data::Object => {}
+            dms::Data::Missing => return Err(Reason::BadRow("no \"data\" object".into())),
+            dms::Data::NotObject(what) => {
+                return Err(Reason::BadRow(format!(
+                    "\"data\" is {what}, not a JSON object of column values"
+                )))
+            }
         }
-        let data = msg
-            .data
-            .ok_or_else(|| Reason::BadRow("no \"data\" object".into()))?;
-        let fields = dms::row_fields(data).map_err(Reason::BadRow)?;
 
-        let ti = self.table_for(schema, table);
+        let ti = match known {
+            Some(ti) => ti,
+            None => self.add_table(schema, table),
+        };
         let t = &self.tables[ti];
-        let mut cells: Vec<(ColRef, Cell<'_>)> = Vec::with_capacity(fields.len());
+        cells.clear();
         let mut new_cols: Vec<(String, Option<ColumnType>)> = Vec::new();
         let mut opened: Vec<(usize, ColumnType)> = Vec::new();
         let mut warnings = 0;
@@ -715,5 +766,23 @@ fn log_objects<T: serde::Serialize>(
             kind,
             rows: entries.len(),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    #[test]
+    fn recycle_keeps_the_allocation() {
+        let text = String::from("{\"id\":1}");
+        let raw: &RawValue = serde_json::from_str(&text).unwrap();
+        let mut v: Vec<dms::Field<'_>> = Vec::with_capacity(64);
+        v.push((Cow::Borrowed("id"), raw));
+        let ptr = v.as_ptr() as usize;
+        let kept: Vec<dms::Field<'static>> = recycle(v);
+        assert!(kept.is_empty());
+        assert_eq!((kept.capacity(), kept.as_ptr() as usize), (64, ptr));
     }
 }

@@ -79,6 +79,10 @@ struct BenchArgs {
     /// Only the cases whose name contains this text (e.g. "4 tables, Parquet snappy").
     #[arg(long)]
     only: Option<String>,
+    /// Time only the whole hot path: no stage timers, no replay or cold-start processes
+    /// (for running under a profiler).
+    #[arg(long)]
+    hot_path_only: bool,
 }
 
 #[derive(Args)]
@@ -560,10 +564,16 @@ fn bench(a: BenchArgs) -> Result<(), String> {
             "warning: a debug build; run `cargo run --release -- bench` for meaningful numbers"
         );
     }
-    let cases = cdc_sink::bench::run(a.iterations.max(1), a.only.as_deref(), &mut |name| {
-        eprintln!("measuring: {name}")
-    });
+    let cases = cdc_sink::bench::run(
+        a.iterations.max(1),
+        a.only.as_deref(),
+        a.hot_path_only,
+        &mut |name| eprintln!("measuring: {name}"),
+    );
     println!("{}", cdc_sink::bench::table(&cases));
+    if a.hot_path_only {
+        return Ok(());
+    }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let dir = tempfile_dir()?;
     for (name, tables) in [("4 tables", 4), ("500 tables", 500)] {
