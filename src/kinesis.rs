@@ -97,7 +97,15 @@ pub fn decode_payload(data_b64: &str, out: &mut Vec<u8>) -> Result<(), base64::D
 
 /// Parses a Lambda Kinesis event.
 pub fn parse_event(bytes: &[u8]) -> Result<Vec<RawRecord<'_>>, EventError> {
-    let doc: EventDoc<'_> = serde_json::from_slice(bytes).map_err(|e| {
+    // UTF-8 is validated once for the whole event (fast on ASCII), so the parser can skip
+    // validating each string it borrows.
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        EventError::NotKinesis(format!(
+            "the event is not UTF-8 text (invalid byte at offset {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let doc: EventDoc<'_> = serde_json::from_str(text).map_err(|e| {
         EventError::NotKinesis(format!(
             "expected a JSON object {{\"Records\": [{{\"kinesis\": {{...}}, \"eventID\": ...}}]}}; {e}"
         ))
@@ -196,11 +204,14 @@ mod tests {
             b"{}",
             b"not json",
             br#"{"Records":[{"body":"sqs"}]}"#,
+            b"{\"Records\":[\"\xff\"]}",
         ] {
             let e = parse_event(doc).unwrap_err().to_string();
             assert!(e.starts_with("not a Lambda Kinesis event"), "{e}");
         }
         assert!(parse_event(br#"{"Records":[]}"#).unwrap().is_empty());
+        let e = parse_event(b"{\"Records\":[\"\xff\"]}").unwrap_err();
+        assert!(e.to_string().ends_with("invalid byte at offset 13)"), "{e}");
     }
 
     #[test]

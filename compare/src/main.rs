@@ -143,6 +143,16 @@ fn main() {
         n,
     );
     report(
+        "envelope: serde_json 1 (from_str after one from_utf8 of the event)",
+        median(iterations, || {
+            let text = std::str::from_utf8(&event).unwrap();
+            let d: EventDoc = serde_json::from_str(text).unwrap();
+            assert_eq!(checksum(&d), expected);
+            d.records.len()
+        }),
+        n,
+    );
+    report(
         "envelope: sonic-rs 0.5 (from_slice, borrowed)",
         median(iterations, || {
             let d: EventDoc = sonic_rs::from_slice(&event).unwrap();
@@ -209,7 +219,8 @@ fn main() {
         }),
         n,
     );
-    let simd = base64_023::engine::simd::Simd::standard(base64_023::engine::GeneralPurposeConfig::new());
+    let simd =
+        base64_023::engine::simd::Simd::standard(base64_023::engine::GeneralPurposeConfig::new());
     report(
         "base64: base64 0.23 (Simd, runtime-detected AVX2/NEON)",
         median(iterations, || {
@@ -281,8 +292,7 @@ fn main() {
         "DMS message: serde_json, one pass (fields as &RawValue)",
         median(iterations, || {
             let t = fields_total(&|m| {
-                let msg: Message<&serde_json::value::RawValue> =
-                    serde_json::from_slice(m).unwrap();
+                let msg: Message<&serde_json::value::RawValue> = serde_json::from_slice(m).unwrap();
                 msg.data.map_or(0, |f| f.0.len()) + msg.metadata.operation.is_some() as usize
             });
             assert_eq!(t, expected_fields);
