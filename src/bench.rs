@@ -123,7 +123,7 @@ pub fn measure(
         let recs = kinesis::parse_event(event).unwrap_or_default();
         for r in &recs {
             buf.clear();
-            let _ = kinesis::decode_payload(r.data_b64.as_deref().unwrap_or(""), &mut buf);
+            let _ = kinesis::decode_payload(r.data_b64.as_deref().unwrap_or(b""), &mut buf);
         }
         recs.len()
     });
@@ -133,7 +133,7 @@ pub fn measure(
         let mut n = 0;
         for r in &recs {
             buf.clear();
-            let _ = kinesis::decode_payload(r.data_b64.as_deref().unwrap_or(""), &mut buf);
+            let _ = kinesis::decode_payload(r.data_b64.as_deref().unwrap_or(b""), &mut buf);
             let mut fields = recycle(std::mem::take(&mut spare));
             if dms::parse_message(&buf, &cfg.before_image_key, &mut fields).is_ok() {
                 n += fields.len();

@@ -318,7 +318,7 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
             reason_code: reason.code(),
             reason: reason.to_string(),
             origin,
-            data_base64: r.data_b64.as_deref().unwrap_or("").to_string(),
+            data_base64: String::from_utf8_lossy(r.data_b64.as_deref().unwrap_or(b"")).into_owned(),
             data_text: decoded
                 .and_then(|b| std::str::from_utf8(b).ok())
                 .map(str::to_string),
@@ -333,7 +333,7 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
         }
         let buf = &mut scratch.decoded;
         buf.clear();
-        let data = r.data_b64.as_deref().unwrap_or("");
+        let data = r.data_b64.as_deref().unwrap_or(b"");
         if let Err(e) = kinesis::decode_payload(data, buf) {
             return self.quarantine(r, None, Reason::InvalidBase64(e.to_string()));
         }
