@@ -3,7 +3,9 @@
 //! timed runs, per event and per record. The results and the choices made from them are in
 //! BENCHMARKS.md.
 //!
-//! Run: `cargo run --release --manifest-path compare/Cargo.toml [-- ITERATIONS]`
+//! Run: `cargo run --release --manifest-path compare/Cargo.toml [-- ITERATIONS]`; add
+//! `RUSTFLAGS="-C target-cpu=x86-64-v3"` to let sonic-rs and simd-json use AVX2 at compile time
+//! (they do not detect it at run time).
 
 use cdc_sink::value::Text;
 use serde::de::{self, MapAccess, Visitor};
@@ -206,7 +208,14 @@ fn main() {
         median(iterations, || {
             let text = std::str::from_utf8(&event).unwrap();
             let d: EventBytes = serde_json::from_str(text).unwrap();
-            assert_eq!(d.records.iter().map(|r| r.kinesis.data.0.len()).sum::<usize>() > 0, true);
+            assert_eq!(
+                d.records
+                    .iter()
+                    .map(|r| r.kinesis.data.0.len())
+                    .sum::<usize>()
+                    > 0,
+                true
+            );
             d.records.len()
         }),
         n,
@@ -215,7 +224,14 @@ fn main() {
         "envelope: serde_json 1 (from_slice; data read as bytes, memchr2 scan)",
         median(iterations, || {
             let d: EventBytes = serde_json::from_slice(&event).unwrap();
-            assert_eq!(d.records.iter().map(|r| r.kinesis.data.0.len()).sum::<usize>() > 0, true);
+            assert_eq!(
+                d.records
+                    .iter()
+                    .map(|r| r.kinesis.data.0.len())
+                    .sum::<usize>()
+                    > 0,
+                true
+            );
             d.records.len()
         }),
         n,
