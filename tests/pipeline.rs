@@ -174,6 +174,19 @@ async fn quick_start_rows_types_lineage_and_layout() {
             );
         }
     }
+    // Min/max per column chunk: what Athena uses to skip files and row groups.
+    let rg = meta.metadata().row_group(0);
+    for cc in rg.columns() {
+        let stats = cc.statistics();
+        assert!(stats.is_some(), "{} has no statistics", cc.column_path());
+    }
+    let commit = rg
+        .columns()
+        .iter()
+        .find(|cc| cc.column_path().string() == "cdc_commit_ts")
+        .and_then(|cc| cc.statistics())
+        .unwrap();
+    assert!(commit.min_bytes_opt().is_some() && commit.max_bytes_opt().is_some());
 }
 
 #[test]
