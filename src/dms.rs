@@ -128,13 +128,14 @@ pub fn parse_message<'a>(
     .map_err(|e| DecodeError::NotJson(e.to_string()))?;
     let metadata = msg.metadata.ok_or(DecodeError::NoMetadata)?;
     let data = msg.data.unwrap_or(Data::Missing);
-    if let (Data::Object, [(k, inner)]) = (data, fields.as_slice()) {
-        if k == "_doc" && inner.get().starts_with('{') {
-            let inner: &'a RawValue = inner;
-            fields.clear();
-            fields_into(inner, fields)
-                .map_err(|e| DecodeError::NotJson(format!("data._doc: {e}")))?;
+    // Unwrapped at every level, as `row_fields` does.
+    while let (Data::Object, [(k, inner)]) = (data, fields.as_slice()) {
+        if k != "_doc" || !inner.get().starts_with('{') {
+            break;
         }
+        let inner: &'a RawValue = inner;
+        fields.clear();
+        fields_into(inner, fields).map_err(|e| DecodeError::NotJson(format!("data._doc: {e}")))?;
     }
     Ok(DmsMessage {
         metadata,
@@ -337,6 +338,13 @@ mod tests {
         );
         let raw: &RawValue = serde_json::from_str(r#"{"_doc":{"a":1}}"#).unwrap();
         assert_eq!(row_fields(raw).unwrap()[0].0, "a");
+        parse_message(
+            br#"{"metadata":{},"data":{"_doc":{"_doc":{"id":4}}}}"#,
+            "before-image",
+            &mut f,
+        )
+        .unwrap();
+        assert_eq!((f.len(), f[0].0.as_ref()), (1, "id"));
         // A lone `_doc` that is not an object is an ordinary column.
         parse_message(
             br#"{"metadata":{},"data":{"_doc":5}}"#,

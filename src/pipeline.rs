@@ -396,11 +396,13 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
     }
 
     /// The table's index if this batch has seen it; leaves its key in `key_buf` for
-    /// [`Self::add_table`].
+    /// [`Self::add_table`]. The key is the schema's length, the schema, then the table: no two
+    /// (schema, table) pairs share one, whatever bytes the names hold.
     fn known_table(&mut self, schema: &str, table: &str) -> Option<usize> {
+        use std::fmt::Write;
         self.key_buf.clear();
+        let _ = write!(self.key_buf, "{}:", schema.len());
         self.key_buf.push_str(schema);
-        self.key_buf.push('\u{0}');
         self.key_buf.push_str(table);
         self.table_index.get(self.key_buf.as_str()).copied()
     }

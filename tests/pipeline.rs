@@ -546,3 +546,40 @@ fn hostile_table_names_stay_under_the_prefix() {
     }
     assert_eq!(dirs.len(), names.len(), "distinct names stay distinct");
 }
+
+/// Names that would run together in a naive "schema NUL table" key stay two tables, and names
+/// too long for object keys are each refused, whichever side of the pair is long.
+#[test]
+fn tables_whose_names_run_together_stay_apart() {
+    use base64::Engine;
+    let long = "x".repeat(300);
+    let pairs = [
+        ("a".to_string(), "b\u{0}c".to_string()),
+        ("a\u{0}b".to_string(), "c".to_string()),
+        ("s".to_string(), format!("{long}t")),
+        (format!("s{long}"), "t".to_string()),
+    ];
+    let mut records = Vec::new();
+    for (i, (schema, table)) in pairs.iter().enumerate() {
+        let msg = json!({"data": {"id": i}, "metadata": {"record-type": "data", "operation": "insert", "schema-name": schema, "table-name": table, "timestamp": "2025-11-03T00:00:00Z"}});
+        records.push(json!({"kinesis": {"partitionKey": "k", "sequenceNumber": format!("{}", 100 + i), "approximateArrivalTimestamp": 1762128000.0,
+            "data": base64::engine::general_purpose::STANDARD.encode(msg.to_string())}, "eventID": format!("shardId-000000000001:{}", 100 + i)}));
+    }
+    let event = serde_json::to_vec(&json!({"Records": records})).unwrap();
+    let b = cdc_sink::pipeline::build_batch(
+        &event,
+        &Config::default(),
+        "lake",
+        &cdc_sink::schema::InferOnly,
+    )
+    .unwrap();
+    let tables: Vec<(String, String)> = b
+        .tables
+        .iter()
+        .map(|(id, _)| (id.schema.to_string(), id.table.to_string()))
+        .collect();
+    assert_eq!(tables, pairs[..2].to_vec());
+    assert_eq!(b.counts.insert, 2);
+    // Both long names are too long once escaped: each is refused on its own.
+    assert_eq!(b.quarantine_reasons, vec![("bad_table_name", 2)]);
+}
