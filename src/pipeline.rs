@@ -100,7 +100,7 @@ pub fn build_batch<S: SchemaSource + ?Sized>(
         counts: Counts::default(),
         tables: Vec::new(),
         table_index: HashMap::new(),
-        key_buf: String::new(),
+        key_buf: Vec::new(),
         control: Vec::new(),
         quarantine: Vec::new(),
         table_defs: Vec::new(),
@@ -290,8 +290,8 @@ struct BatchBuilder<'c, S: ?Sized> {
     schemas: &'c S,
     counts: Counts,
     tables: Vec<TableState>,
-    table_index: HashMap<String, usize>,
-    key_buf: String,
+    table_index: HashMap<Vec<u8>, usize>,
+    key_buf: Vec<u8>,
     control: Vec<(Partition, ControlEntry)>,
     quarantine: Vec<(Partition, QuarantineEntry)>,
     table_defs: Vec<(TableId, TableDef)>,
@@ -399,12 +399,12 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
     /// [`Self::add_table`]. The key is the schema's length, the schema, then the table: no two
     /// (schema, table) pairs share one, whatever bytes the names hold.
     fn known_table(&mut self, schema: &str, table: &str) -> Option<usize> {
-        use std::fmt::Write;
         self.key_buf.clear();
-        let _ = write!(self.key_buf, "{}:", schema.len());
-        self.key_buf.push_str(schema);
-        self.key_buf.push_str(table);
-        self.table_index.get(self.key_buf.as_str()).copied()
+        self.key_buf
+            .extend_from_slice(&(schema.len() as u64).to_le_bytes());
+        self.key_buf.extend_from_slice(schema.as_bytes());
+        self.key_buf.extend_from_slice(table.as_bytes());
+        self.table_index.get(self.key_buf.as_slice()).copied()
     }
 
     /// Adds the table whose key [`Self::known_table`] just missed.
