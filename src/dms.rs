@@ -128,14 +128,8 @@ pub fn parse_message<'a>(
     .map_err(|e| DecodeError::NotJson(e.to_string()))?;
     let metadata = msg.metadata.ok_or(DecodeError::NoMetadata)?;
     let data = msg.data.unwrap_or(Data::Missing);
-    // Unwrapped at every level, as `row_fields` does.
-    while let (Data::Object, [(k, inner)]) = (data, fields.as_slice()) {
-        if k != "_doc" || !inner.get().starts_with('{') {
-            break;
-        }
-        let inner: &'a RawValue = inner;
-        fields.clear();
-        fields_into(inner, fields).map_err(|e| DecodeError::NotJson(format!("data._doc: {e}")))?;
+    if data == Data::Object {
+        unwrap_doc(fields).map_err(|e| DecodeError::NotJson(format!("data._doc: {e}")))?;
     }
     Ok(DmsMessage {
         metadata,
@@ -230,9 +224,7 @@ impl<'de> Visitor<'de> for DataSeed<'_, 'de> {
         f.write_str("a JSON object of column values")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Data, A::Error> {
-        while let Some((Key(k), v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
-            self.0.push((k, v));
-        }
+        push_fields(&mut map, self.0)?;
         Ok(Data::Object)
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Data, A::Error> {
@@ -266,12 +258,42 @@ impl<'de> Visitor<'de> for DataSeed<'_, 'de> {
 pub fn row_fields(row: &RawValue) -> Result<Vec<Field<'_>>, String> {
     let mut fields = Vec::new();
     fields_into(row, &mut fields)?;
-    if let [(k, inner)] = fields.as_slice() {
-        if k == "_doc" && inner.get().starts_with('{') {
-            return row_fields(inner);
-        }
-    }
+    unwrap_doc(&mut fields)?;
     Ok(fields)
+}
+
+/// Replaces a row that is only `{"_doc": {...}}` by the inner object's fields, at every level.
+fn unwrap_doc<'a>(fields: &mut Vec<Field<'a>>) -> Result<(), String> {
+    while let [(k, inner)] = fields.as_slice() {
+        if k != "_doc" || !inner.get().starts_with('{') {
+            break;
+        }
+        let inner: &'a RawValue = inner;
+        fields.clear();
+        fields_into(inner, fields)?;
+    }
+    Ok(())
+}
+
+/// Appends the entries of the map being read to `out`, keys borrowed, values raw.
+fn push_fields<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    out: &mut Vec<Field<'de>>,
+) -> Result<(), A::Error> {
+    while let Some((Key(k), v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+        out.push((k, v));
+    }
+    Ok(())
+}
+
+/// The same allocation, emptied, for elements of another lifetime. A caller of
+/// [`parse_message`] reuses one field vector for every record, but the fields of one record
+/// cannot outlive its decoded bytes: between records the vector is kept empty as
+/// `Vec<Field<'static>>`, and an emptied vector collected in place (same element size and
+/// alignment) keeps its buffer.
+pub fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// Appends the fields of a JSON object to `out`.
@@ -283,10 +305,7 @@ fn fields_into<'a>(row: &'a RawValue, out: &mut Vec<Field<'a>>) -> Result<(), St
             f.write_str("a JSON object of column values")
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-            while let Some((Key(k), v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
-                self.0.push((k, v));
-            }
-            Ok(())
+            push_fields(&mut map, self.0)
         }
     }
     let mut de = serde_json::Deserializer::from_str(row.get());
@@ -320,6 +339,18 @@ mod tests {
             .unwrap()
             .before_image
             .is_none());
+    }
+
+    #[test]
+    fn recycle_keeps_the_allocation() {
+        let text = String::from("{\"id\":1}");
+        let raw: &RawValue = serde_json::from_str(&text).unwrap();
+        let mut v: Vec<Field<'_>> = Vec::with_capacity(64);
+        v.push((Cow::Borrowed("id"), raw));
+        let ptr = v.as_ptr() as usize;
+        let kept: Vec<Field<'static>> = recycle(v);
+        assert!(kept.is_empty());
+        assert_eq!((kept.capacity(), kept.as_ptr() as usize), (64, ptr));
     }
 
     #[test]

@@ -169,17 +169,9 @@ struct Scratch {
     /// The record's payload, base64-decoded.
     decoded: Vec<u8>,
     /// The row's fields and converted cells, which borrow from `decoded` while a record is
-    /// processed; kept empty (lifetime `'static`) between records. See [`recycle`].
+    /// processed; kept empty (lifetime `'static`) between records. See [`dms::recycle`].
     fields: Vec<dms::Field<'static>>,
     cells: Vec<(ColRef, Cell<'static>)>,
-}
-
-/// The same allocation, emptied, for elements of another lifetime. The borrowed items of one
-/// record cannot outlive its decoded buffer, but their vector's allocation can: an emptied
-/// vector collected in place (same element size and alignment) keeps its buffer.
-pub(crate) fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
-    v.clear();
-    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// A table's schema and name must be non-empty and, escaped for object keys, at most
@@ -338,8 +330,8 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
             return self.quarantine(r, None, Reason::InvalidBase64(e.to_string()));
         }
         let buf = &scratch.decoded;
-        let mut fields = recycle(std::mem::take(&mut scratch.fields));
-        let mut cells = recycle(std::mem::take(&mut scratch.cells));
+        let mut fields = dms::recycle(std::mem::take(&mut scratch.fields));
+        let mut cells = dms::recycle(std::mem::take(&mut scratch.cells));
         let outcome = match dms::parse_message(buf, &self.cfg.before_image_key, &mut fields) {
             Err(e) => Err(Reason::Decode(e)),
             Ok(msg) => match msg.metadata.record_type.as_deref() {
@@ -349,8 +341,8 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
                 None => Err(Reason::UnknownRecordType("(missing)".into())),
             },
         };
-        scratch.fields = recycle(fields);
-        scratch.cells = recycle(cells);
+        scratch.fields = dms::recycle(fields);
+        scratch.cells = dms::recycle(cells);
         if let Err(reason) = outcome {
             self.quarantine(r, Some(buf), reason);
         }
@@ -768,23 +760,5 @@ fn log_objects<T: serde::Serialize>(
             kind,
             rows: entries.len(),
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::value::RawValue;
-
-    #[test]
-    fn recycle_keeps_the_allocation() {
-        let text = String::from("{\"id\":1}");
-        let raw: &RawValue = serde_json::from_str(&text).unwrap();
-        let mut v: Vec<dms::Field<'_>> = Vec::with_capacity(64);
-        v.push((Cow::Borrowed("id"), raw));
-        let ptr = v.as_ptr() as usize;
-        let kept: Vec<dms::Field<'static>> = recycle(v);
-        assert!(kept.is_empty());
-        assert_eq!((kept.capacity(), kept.as_ptr() as usize), (64, ptr));
     }
 }

@@ -20,17 +20,6 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n.max(1)
-    }
-}
-
 fn workload(seed: u64) -> Workload {
     let mut r = Lcg(seed);
     generate(&GenOptions {

@@ -505,7 +505,6 @@ fn json_lines_from_the_same_batch() {
 
 #[test]
 fn hostile_table_names_stay_under_the_prefix() {
-    use base64::Engine;
     let names = [
         "..",
         "../../etc",
@@ -516,15 +515,13 @@ fn hostile_table_names_stay_under_the_prefix() {
         "tab\tname",
         "%2F",
     ];
-    let mut records = Vec::new();
-    for (i, n) in names.iter().enumerate() {
-        let msg = json!({"data": {"id": i}, "metadata": {"record-type": "data", "operation": "insert", "schema-name": n, "table-name": n, "timestamp": "2025-11-03T00:00:00Z"}});
-        records.push(json!({"kinesis": {"partitionKey": "k", "sequenceNumber": format!("{}", 100 + i), "approximateArrivalTimestamp": 1762128000.0,
-            "data": base64::engine::general_purpose::STANDARD.encode(msg.to_string())}, "eventID": format!("shardId-000000000001:{}", 100 + i)}));
-    }
-    let event = serde_json::to_vec(&json!({"Records": records})).unwrap();
+    let msgs: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| dms_row("insert", n, n, json!({"id": i})))
+        .collect();
     let b = cdc_sink::pipeline::build_batch(
-        &event,
+        &make_event("shardId-000000000001", 100, &msgs),
         &Config::default(),
         "lake",
         &cdc_sink::schema::InferOnly,
@@ -551,7 +548,6 @@ fn hostile_table_names_stay_under_the_prefix() {
 /// too long for object keys are each refused, whichever side of the pair is long.
 #[test]
 fn tables_whose_names_run_together_stay_apart() {
-    use base64::Engine;
     let long = "x".repeat(300);
     let pairs = [
         ("a".to_string(), "b\u{0}c".to_string()),
@@ -559,15 +555,13 @@ fn tables_whose_names_run_together_stay_apart() {
         ("s".to_string(), format!("{long}t")),
         (format!("s{long}"), "t".to_string()),
     ];
-    let mut records = Vec::new();
-    for (i, (schema, table)) in pairs.iter().enumerate() {
-        let msg = json!({"data": {"id": i}, "metadata": {"record-type": "data", "operation": "insert", "schema-name": schema, "table-name": table, "timestamp": "2025-11-03T00:00:00Z"}});
-        records.push(json!({"kinesis": {"partitionKey": "k", "sequenceNumber": format!("{}", 100 + i), "approximateArrivalTimestamp": 1762128000.0,
-            "data": base64::engine::general_purpose::STANDARD.encode(msg.to_string())}, "eventID": format!("shardId-000000000001:{}", 100 + i)}));
-    }
-    let event = serde_json::to_vec(&json!({"Records": records})).unwrap();
+    let msgs: Vec<_> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (schema, table))| dms_row("insert", schema, table, json!({"id": i})))
+        .collect();
     let b = cdc_sink::pipeline::build_batch(
-        &event,
+        &make_event("shardId-000000000001", 100, &msgs),
         &Config::default(),
         "lake",
         &cdc_sink::schema::InferOnly,

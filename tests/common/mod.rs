@@ -124,6 +124,20 @@ pub fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a dyn Array {
 }
 pub mod s3;
 
+/// A small seeded generator (64-bit LCG), so schedules and workloads replay exactly.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n.max(1)
+    }
+}
+
 /// A Lambda Kinesis event of DMS messages, one shard, 56-digit ascending sequence numbers.
 pub fn make_event(shard: &str, first: u64, msgs: &[serde_json::Value]) -> Vec<u8> {
     use base64::Engine;
