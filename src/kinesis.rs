@@ -250,6 +250,8 @@ mod tests {
         assert!(decoded("e30\t=").is_err());
         assert!(decoded(r"e30=\u00e9").is_err());
         assert!(decoded(r"e30\u0000").is_err());
+        // A lone surrogate escape is not valid UTF-8 once decoded: still one bad record.
+        assert!(decoded(r"e30\uD800").is_err());
     }
 
     #[test]
