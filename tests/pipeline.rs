@@ -503,6 +503,21 @@ fn json_lines_from_the_same_batch() {
     }
 }
 
+/// The batch of one insert per (schema, table), under prefix `lake`.
+fn inserts_into<'a>(tables: impl Iterator<Item = (&'a str, &'a str)>) -> cdc_sink::pipeline::Batch {
+    let msgs: Vec<_> = tables
+        .enumerate()
+        .map(|(i, (schema, table))| dms_row("insert", schema, table, json!({"id": i})))
+        .collect();
+    cdc_sink::pipeline::build_batch(
+        &make_event("shardId-000000000001", 100, &msgs),
+        &Config::default(),
+        "lake",
+        &cdc_sink::schema::InferOnly,
+    )
+    .unwrap()
+}
+
 #[test]
 fn hostile_table_names_stay_under_the_prefix() {
     let names = [
@@ -515,18 +530,7 @@ fn hostile_table_names_stay_under_the_prefix() {
         "tab\tname",
         "%2F",
     ];
-    let msgs: Vec<_> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| dms_row("insert", n, n, json!({"id": i})))
-        .collect();
-    let b = cdc_sink::pipeline::build_batch(
-        &make_event("shardId-000000000001", 100, &msgs),
-        &Config::default(),
-        "lake",
-        &cdc_sink::schema::InferOnly,
-    )
-    .unwrap();
+    let b = inserts_into(names.iter().map(|n| (*n, *n)));
     assert_eq!(b.counts.insert, names.len() as u64);
     let mut dirs = BTreeSet::new();
     for o in &b.objects {
@@ -555,18 +559,7 @@ fn tables_whose_names_run_together_stay_apart() {
         ("s".to_string(), format!("{long}t")),
         (format!("s{long}"), "t".to_string()),
     ];
-    let msgs: Vec<_> = pairs
-        .iter()
-        .enumerate()
-        .map(|(i, (schema, table))| dms_row("insert", schema, table, json!({"id": i})))
-        .collect();
-    let b = cdc_sink::pipeline::build_batch(
-        &make_event("shardId-000000000001", 100, &msgs),
-        &Config::default(),
-        "lake",
-        &cdc_sink::schema::InferOnly,
-    )
-    .unwrap();
+    let b = inserts_into(pairs.iter().map(|(s, t)| (s.as_str(), t.as_str())));
     let tables: Vec<(String, String)> = b
         .tables
         .iter()
