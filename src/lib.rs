@@ -9,6 +9,7 @@
 pub mod athena;
 pub mod bench;
 pub mod change;
+pub mod cli;
 pub mod columns;
 pub mod config;
 pub mod dms;

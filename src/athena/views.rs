@@ -1,0 +1,117 @@
+//! The views: `<table>_changes` (every change once) and `<table>_current` (the latest version
+//! of each primary-key row).
+
+use super::names::{
+    comment_name, json_path, literal, qualified, table_name, trino_ident, trino_type,
+};
+use super::table::partition_cols;
+use super::DdlOptions;
+use crate::schema::registry::Registered;
+use crate::schema::TableSchema;
+
+/// Lineage columns in the order the `_changes` view shows them around the source columns.
+const LEAD: &[&str] = &["cdc_op", "cdc_commit_ts", "cdc_txn_id", "cdc_txn_record_id"];
+const TRAIL: &[&str] = &[
+    "cdc_before",
+    "cdc_dms_ts",
+    "cdc_stream_position",
+    "cdc_shard",
+    "cdc_seq",
+    "cdc_arrival_ts",
+];
+
+/// `<table>_changes`: every change once (de-duplicated on `cdc_shard`, `cdc_seq`), lineage
+/// first, then the source columns, then the rest of the lineage.
+pub fn changes_view(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
+    let name = table_name(&d.schema, &d.table);
+    let mut cols: Vec<String> = LEAD.iter().map(|c| trino_ident(c)).collect();
+    cols.extend(s.columns.iter().map(|c| trino_ident(&c.name)));
+    cols.extend(TRAIL.iter().map(|c| trino_ident(c)));
+    cols.extend(partition_cols(o).into_iter().map(trino_ident));
+    format!(
+        "CREATE OR REPLACE VIEW {} AS\nSELECT {}\nFROM (\n  SELECT *, row_number() OVER (PARTITION BY \"cdc_shard\", \"cdc_seq\") AS \"cdc_copy\"\n  FROM {}\n) AS \"all_copies\"\nWHERE \"cdc_copy\" = 1",
+        qualified(o, &format!("{name}_changes")),
+        cols.join(", "),
+        qualified(o, &name)
+    )
+}
+
+/// `<table>_current`, or a comment saying why there is none (no known primary key).
+pub fn current_view(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
+    let name = table_name(&d.schema, &d.table);
+    let view = qualified(o, &format!("{name}_current"));
+    let pk: Vec<&crate::schema::Column> =
+        d.primary_key.iter().filter_map(|k| s.column(k)).collect();
+    if pk.is_empty() || pk.len() != d.primary_key.len() {
+        return format!(
+            "-- No view {view}: {} has no known primary key (DMS sends it in the create-table\n-- table-def, or set one with `cdc-sink schema set`). Without a key, the current state\n-- of a row cannot be told from the change history; query {} instead.",
+            comment_name(&d.schema, &d.table),
+            qualified(o, &format!("{name}_changes"))
+        );
+    }
+    let source: Vec<String> = s.columns.iter().map(|c| trino_ident(&c.name)).collect();
+    let is_pk = |n: &str| d.primary_key.iter().any(|k| k == n);
+    // The old key of a primary-key change, from the before-image.
+    let old = |c: &crate::schema::Column| {
+        format!(
+            "CAST(json_extract_scalar(\"cdc_before\", {}) AS {})",
+            literal(&json_path(&c.name)),
+            trino_type(c.ty)
+        )
+    };
+    let tomb_cols: Vec<String> = s
+        .columns
+        .iter()
+        .map(|c| {
+            if is_pk(&c.name) {
+                format!("{} AS {}", old(c), trino_ident(&c.name))
+            } else {
+                trino_ident(&c.name)
+            }
+        })
+        .collect();
+    let lineage: Vec<String> = LEAD.iter().chain(TRAIL).map(|c| trino_ident(c)).collect();
+    let has_old_key = pk
+        .iter()
+        .map(|c| format!("{} IS NOT NULL", old(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let key_changed = pk
+        .iter()
+        .map(|c| format!("{} <> {}", old(c), trino_ident(&c.name)))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let partition_by = pk
+        .iter()
+        .map(|c| trino_ident(&c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "CREATE OR REPLACE VIEW {view} AS\n\
+         WITH \"versions\" AS (\n\
+         \x20 -- Each change is a version of the row with its key; a delete ends the row.\n\
+         \x20 SELECT {src}, {lin}, \"cdc_op\" = 'D' AS \"cdc_gone\"\n\
+         \x20 FROM {changes}\n\
+         \x20 UNION ALL\n\
+         \x20 -- An update that changed the primary key also ends the row under its old key.\n\
+         \x20 SELECT {tomb}, {lin}, TRUE AS \"cdc_gone\"\n\
+         \x20 FROM {changes}\n\
+         \x20 WHERE \"cdc_op\" = 'U' AND {has_old_key} AND ({key_changed})\n\
+         )\n\
+         SELECT {src}, \"cdc_op\", \"cdc_commit_ts\", \"cdc_txn_id\", \"cdc_txn_record_id\", \"cdc_stream_position\", \"cdc_shard\", \"cdc_seq\"\n\
+         FROM (\n\
+         \x20 SELECT *, row_number() OVER (\n\
+         \x20   PARTITION BY {partition_by}\n\
+         \x20   -- Source order: commit time (DMS time for full-load rows), transaction, position.\n\
+         \x20   ORDER BY coalesce(\"cdc_commit_ts\", \"cdc_dms_ts\") DESC, \"cdc_txn_id\" DESC NULLS LAST,\n\
+         \x20     \"cdc_txn_record_id\" DESC NULLS LAST, \"cdc_stream_position\" DESC NULLS LAST, \"cdc_seq\" DESC\n\
+         \x20 ) AS \"cdc_rank\"\n\
+         \x20 FROM \"versions\"\n\
+         ) AS \"ranked\"\n\
+         WHERE \"cdc_rank\" = 1 AND NOT \"cdc_gone\"",
+        src = source.join(", "),
+        lin = lineage.join(", "),
+        changes = qualified(o, &format!("{name}_changes")),
+        tomb = tomb_cols.join(", "),
+    )
+}

@@ -1,0 +1,140 @@
+//! `cdc-sink bench`: the hot path on generated full-size events, the peak memory of a replay and
+//! the Lambda's cold start (see BENCHMARKS.md).
+
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Timed runs per case (the median is reported).
+    #[arg(long, default_value_t = 15)]
+    pub iterations: usize,
+    /// Only the cases whose name contains this text (e.g. "4 tables, Parquet snappy").
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Time only the whole hot path: no stage timers, no replay or cold-start processes
+    /// (for running under a profiler).
+    #[arg(long)]
+    pub hot_path_only: bool,
+}
+
+/// Runs `cdc-sink replay` with CDC_REPORT_PEAK_RSS=1 and returns the peak RSS it reports (KiB).
+fn replay_peak_rss_kib(
+    exe: &std::path::Path,
+    event: &std::path::Path,
+    out: &std::path::Path,
+) -> Result<u64, String> {
+    let o = std::process::Command::new(exe)
+        .arg("replay")
+        .arg(event)
+        .arg("--out")
+        .arg(out)
+        .env("CDC_REPORT_PEAK_RSS", "1")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    if !o.status.success() {
+        return Err(format!("replay failed: {stderr}"));
+    }
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak RSS KiB: "))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("replay did not report its peak RSS: {stderr}"))
+}
+
+/// Process start to the first `GET /runtime/invocation/next`, against a stub Runtime API.
+fn cold_start(lambda: &std::path::Path) -> Result<std::time::Duration, String> {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let start = std::time::Instant::now();
+    let mut child = std::process::Command::new(lambda)
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .envs([
+            ("AWS_LAMBDA_FUNCTION_NAME", "bench"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "1"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+        ])
+        .envs([
+            ("CDC_BUCKET", "bench"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "x"),
+            ("AWS_SECRET_ACCESS_KEY", "y"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", lambda.display()))?;
+    let (mut conn, _) = listener.accept().map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 512];
+    let n = conn.read(&mut buf).map_err(|e| e.to_string())?;
+    let elapsed = start.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = String::from_utf8_lossy(&buf[..n]);
+    if !line.contains("/runtime/invocation/next") {
+        return Err(format!("unexpected first request: {line}"));
+    }
+    Ok(elapsed)
+}
+
+pub fn run(a: BenchArgs) -> Result<(), String> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: a debug build; run `cargo run --release -- bench` for meaningful numbers"
+        );
+    }
+    let cases = crate::bench::run(
+        a.iterations.max(1),
+        a.only.as_deref(),
+        a.hot_path_only,
+        &mut |name| eprintln!("measuring: {name}"),
+    );
+    println!("{}", crate::bench::table(&cases));
+    if a.hot_path_only {
+        return Ok(());
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = tempfile_dir()?;
+    for (name, tables) in [("4 tables", 4), ("500 tables", 500)] {
+        let path = dir.join(format!("event-{tables}.json"));
+        let event = crate::bench::full_event(if tables == 4 { 1 } else { 3 }, tables, 1.0);
+        std::fs::write(&path, &event).map_err(|e| e.to_string())?;
+        let out = dir.join(format!("out-{tables}"));
+        let kib = replay_peak_rss_kib(&exe, &path, &out)?;
+        println!(
+            "peak RSS of `cdc-sink replay` on one {:.2} MB event ({name}): {:.1} MB",
+            event.len() as f64 / 1_048_576.0,
+            kib as f64 / 1024.0
+        );
+    }
+    let lambda = exe.with_file_name("cdc-sink-lambda");
+    if lambda.exists() {
+        let mut runs: Vec<std::time::Duration> = (0..7)
+            .map(|_| cold_start(&lambda))
+            .collect::<Result<_, _>>()?;
+        runs.sort();
+        println!("cold start of cdc-sink-lambda (process start to first /next request, median of 7): {:.1} ms", runs[3].as_secs_f64() * 1e3);
+        let size = std::fs::metadata(&lambda).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "cdc-sink-lambda binary: {:.1} MB ({}, not stripped)",
+            size as f64 / 1_048_576.0,
+            std::env::consts::ARCH
+        );
+    } else {
+        println!(
+            "cold start: {} not found (cargo build --release builds it)",
+            lambda.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("cdc-sink-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
