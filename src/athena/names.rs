@@ -100,6 +100,16 @@ pub(crate) fn json_path(col: &str) -> String {
     }
 }
 
+/// A key column's old value from the before-image (`cdc_before`, JSON text), typed like the
+/// column: the one place that turns JSON text into a typed SQL value, for every view and MERGE.
+pub(crate) fn before_image_value(col: &str, ty: ColumnType) -> String {
+    format!(
+        "CAST(json_extract_scalar(\"cdc_before\", {}) AS {})",
+        literal(&json_path(col)),
+        trino_type(ty)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,7 @@
 //! The views: `<table>_changes` (every change once) and `<table>_current` (the latest version
 //! of each primary-key row).
 
-use super::names::{
-    comment_name, json_path, literal, qualified, table_name, trino_ident, trino_type,
-};
+use super::names::{before_image_value, comment_name, qualified, table_name, trino_ident};
 use super::table::partition_cols;
 use super::DdlOptions;
 use crate::schema::registry::Registered;
@@ -52,13 +50,7 @@ pub fn current_view(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
     let source: Vec<String> = s.columns.iter().map(|c| trino_ident(&c.name)).collect();
     let is_pk = |n: &str| d.primary_key.iter().any(|k| k == n);
     // The old key of a primary-key change, from the before-image.
-    let old = |c: &crate::schema::Column| {
-        format!(
-            "CAST(json_extract_scalar(\"cdc_before\", {}) AS {})",
-            literal(&json_path(&c.name)),
-            trino_type(c.ty)
-        )
-    };
+    let old = |c: &crate::schema::Column| before_image_value(&c.name, c.ty);
     let tomb_cols: Vec<String> = s
         .columns
         .iter()
