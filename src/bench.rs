@@ -57,6 +57,20 @@ fn time<T>(iterations: usize, mut f: impl FnMut() -> T) -> Duration {
     )
 }
 
+/// Median times of several functions, run in turns (one run of each per round), so a drift
+/// in the machine's speed hits them all alike: what ratios between them are taken from.
+fn time_in_turns(iterations: usize, fs: &mut [&mut dyn FnMut() -> u64]) -> Vec<Duration> {
+    let mut runs: Vec<Vec<Duration>> = vec![Vec::with_capacity(iterations); fs.len()];
+    for _ in 0..iterations {
+        for (f, r) in fs.iter_mut().zip(&mut runs) {
+            let t = Instant::now();
+            std::hint::black_box(f());
+            r.push(t.elapsed());
+        }
+    }
+    runs.into_iter().map(median).collect()
+}
+
 /// One measured case.
 #[derive(Debug, Clone)]
 pub struct Case {
@@ -151,71 +165,180 @@ fn stages(event: &[u8], cfg: &Config, iterations: usize) -> Stages {
     }
 }
 
+/// The cases' output settings, encoding on one thread (comparable across rounds and
+/// machines; [`scaling`] measures the threads).
 fn config(format: Format, compression: Compression) -> Config {
     Config {
         format,
         compression,
+        encode_threads: 1,
         ..Config::default()
     }
 }
 
-/// The standard set of cases.
+/// The generated events, each made on first use (`--only` then generates only what it needs).
+#[derive(Default)]
+pub struct Events(std::collections::HashMap<(u64, usize, bool), Vec<u8>>);
+
+impl Events {
+    /// The event of `tables` tables (seed by table count, as in every round so far).
+    pub fn get(&mut self, tables: usize, unformatted: bool) -> &[u8] {
+        let seed = match tables {
+            4 => 1,
+            10 => 2,
+            500 => 3,
+            _ => 4,
+        };
+        self.0
+            .entry((seed, tables, unformatted))
+            .or_insert_with(|| full_event(seed, tables, if unformatted { 1.0 } else { 0.0 }))
+    }
+}
+
+/// The standard set of cases: (name, tables, json-unformatted, config).
+fn cases() -> Vec<(&'static str, usize, bool, Config)> {
+    let snappy = config(Format::Parquet, Compression::Snappy);
+    vec![
+        (
+            "6 MB json-unformatted, 4 tables, Parquet snappy",
+            4,
+            true,
+            snappy.clone(),
+        ),
+        (
+            "6 MB json (tab-indented), 4 tables, Parquet snappy",
+            4,
+            false,
+            snappy.clone(),
+        ),
+        (
+            "6 MB json-unformatted, 4 tables, Parquet zstd",
+            4,
+            true,
+            config(Format::Parquet, Compression::Zstd),
+        ),
+        (
+            "6 MB json-unformatted, 4 tables, JSON Lines",
+            4,
+            true,
+            config(Format::JsonLines, Compression::None),
+        ),
+        (
+            "6 MB json-unformatted, 4 tables, JSON Lines gzip",
+            4,
+            true,
+            config(Format::JsonLines, Compression::Gzip),
+        ),
+        (
+            "6 MB json-unformatted, 10 tables, Parquet snappy",
+            10,
+            true,
+            snappy.clone(),
+        ),
+        (
+            "6 MB json-unformatted, 50 tables, Parquet snappy",
+            50,
+            true,
+            snappy.clone(),
+        ),
+        (
+            "6 MB json-unformatted, 500 tables, Parquet snappy",
+            500,
+            true,
+            snappy,
+        ),
+    ]
+}
+
+/// Runs the standard cases (all, or those whose name contains `only`).
 pub fn run(
+    events: &mut Events,
     iterations: usize,
     only: Option<&str>,
     hot_path_only: bool,
     progress: &mut dyn FnMut(&str),
 ) -> Vec<Case> {
-    let unformatted = full_event(1, 4, 1.0);
-    let tabbed = full_event(1, 4, 0.0);
-    let ten = full_event(2, 10, 1.0);
-    let five_hundred = full_event(3, 500, 1.0);
-    let snappy = config(Format::Parquet, Compression::Snappy);
-    let cases: Vec<(&str, &Vec<u8>, Config)> = vec![
-        (
-            "6 MB json-unformatted, 4 tables, Parquet snappy",
-            &unformatted,
-            snappy.clone(),
-        ),
-        (
-            "6 MB json (tab-indented), 4 tables, Parquet snappy",
-            &tabbed,
-            snappy.clone(),
-        ),
-        (
-            "6 MB json-unformatted, 4 tables, Parquet zstd",
-            &unformatted,
-            config(Format::Parquet, Compression::Zstd),
-        ),
-        (
-            "6 MB json-unformatted, 4 tables, JSON Lines",
-            &unformatted,
-            config(Format::JsonLines, Compression::None),
-        ),
-        (
-            "6 MB json-unformatted, 4 tables, JSON Lines gzip",
-            &unformatted,
-            config(Format::JsonLines, Compression::Gzip),
-        ),
-        (
-            "6 MB json-unformatted, 10 tables, Parquet snappy",
-            &ten,
-            snappy.clone(),
-        ),
-        (
-            "6 MB json-unformatted, 500 tables, Parquet snappy",
-            &five_hundred,
-            snappy,
-        ),
-    ];
-    cases
+    cases()
         .into_iter()
-        .filter(|(name, _, _)| only.is_none_or(|o| name.contains(o)))
-        .map(|(name, event, cfg)| {
+        .filter(|(name, ..)| only.is_none_or(|o| name.contains(o)))
+        .map(|(name, tables, unformatted, cfg)| {
             progress(name);
+            let event = events.get(tables, unformatted);
             measure(name, event, &cfg, iterations, hot_path_only)
         })
         .collect()
+}
+
+/// The 500-table and 4-table events at 1 thread and at every core, measured in turns.
+#[derive(Debug, Clone)]
+pub struct Scaling {
+    /// Threads used by "all": every core this process may use.
+    pub threads: usize,
+    /// Records in the 4-table and the 500-table event.
+    pub records: [u64; 2],
+    /// Per event: [4 tables, 500 tables] x [1 thread, all threads].
+    pub times: [[Duration; 2]; 2],
+}
+
+impl Scaling {
+    /// Per record, µs.
+    pub fn per_record_us(&self, event: usize, threads: usize) -> f64 {
+        self.times[event][threads].as_secs_f64() * 1e6 / self.records[event].max(1) as f64
+    }
+
+    /// The 500-table event's cost per record over the 4-table event's, on one thread (the
+    /// issue's target: at most 3).
+    pub fn many_table_ratio(&self) -> f64 {
+        self.per_record_us(1, 0) / self.per_record_us(0, 0).max(1e-9)
+    }
+
+    /// Time on one thread over time on all threads, for event 0 (4 tables) or 1 (500).
+    pub fn speedup(&self, event: usize) -> f64 {
+        self.times[event][0].as_secs_f64() / self.times[event][1].as_secs_f64().max(1e-9)
+    }
+}
+
+/// Measures [`Scaling`]: four functions in turns, so the ratios do not depend on the machine's
+/// drift or load between them.
+pub fn scaling(events: &mut Events, iterations: usize) -> Scaling {
+    let one = config(Format::Parquet, Compression::Snappy);
+    let all = Config {
+        encode_threads: 0,
+        ..one.clone()
+    };
+    let four = events.get(4, true).to_vec();
+    let many = events.get(500, true).to_vec();
+    let store = MemoryStore::default();
+    let reg = SchemaRegistry::new("", Duration::from_secs(3600));
+    let mut records = [0; 2];
+    if let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() {
+        for (i, e) in [&four, &many].into_iter().enumerate() {
+            records[i] = rt
+                .block_on(reg.build(&store, e, &one))
+                .map(|(b, _)| b.counts.records)
+                .unwrap_or(0);
+        }
+    }
+    let snap = reg.snapshot_for_bench();
+    let run = |e: &[u8], cfg: &Config| {
+        build_batch(e, cfg, "", &snap)
+            .map(|b| b.counts.objects)
+            .unwrap_or(0)
+    };
+    let t = time_in_turns(
+        iterations,
+        &mut [
+            &mut || run(&four, &one),
+            &mut || run(&four, &all),
+            &mut || run(&many, &one),
+            &mut || run(&many, &all),
+        ],
+    );
+    Scaling {
+        threads: crate::parallel::threads(0),
+        records,
+        times: [[t[0], t[1]], [t[2], t[3]]],
+    }
 }
 
 /// A markdown table of the cases.

@@ -195,9 +195,9 @@ impl LineageBuilders {
         self.before.append_option(l.before);
     }
 
-    /// The lineage fields and arrays, in [`LINEAGE`] order.
-    pub fn finish(&mut self) -> Vec<(Field, ArrayRef)> {
-        let arrays: [ArrayRef; 10] = [
+    /// The lineage arrays, in [`LINEAGE`] order (their fields are [`lineage_fields`]).
+    pub fn finish(&mut self) -> [ArrayRef; 10] {
+        [
             Arc::new(self.op.finish()),
             Arc::new(self.commit_ts.finish()),
             Arc::new(self.dms_ts.finish()),
@@ -208,15 +208,15 @@ impl LineageBuilders {
             Arc::new(self.seq.finish()),
             Arc::new(self.arrival_ts.finish()),
             Arc::new(self.before.finish()),
-        ];
-        LINEAGE
-            .iter()
-            .zip(arrays)
-            .map(|((name, ty), a)| {
-                let nullable =
-                    !matches!(*name, "cdc_op" | "cdc_shard" | "cdc_seq" | "cdc_arrival_ts");
-                (Field::new(*name, ty.arrow(), nullable), a)
-            })
-            .collect()
+        ]
     }
+}
+
+/// The lineage fields, in [`LINEAGE`] order: the same for every object, so a table's schema
+/// is built once, not per object.
+pub fn lineage_fields() -> impl Iterator<Item = Field> {
+    LINEAGE.iter().map(|(name, ty)| {
+        let nullable = !matches!(*name, "cdc_op" | "cdc_shard" | "cdc_seq" | "cdc_arrival_ts");
+        Field::new(*name, ty.arrow(), nullable)
+    })
 }

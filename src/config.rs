@@ -99,6 +99,9 @@ pub struct Config {
     pub before_image_key: String,
     /// Cached registry schemas older than this are re-read, to notice other writers' changes.
     pub schema_refresh: std::time::Duration,
+    /// Threads that encode a batch's objects (`CDC_ENCODE_THREADS`); 0 means every core the
+    /// process may use. The objects are the same whatever the count.
+    pub encode_threads: usize,
 }
 
 impl Default for Config {
@@ -110,6 +113,7 @@ impl Default for Config {
             partition_time: PartitionTime::Commit,
             before_image_key: "before-image".to_string(),
             schema_refresh: std::time::Duration::from_secs(DEFAULT_SCHEMA_REFRESH_SECS),
+            encode_threads: 0,
         }
     }
 }
@@ -133,6 +137,7 @@ pub mod env {
     pub const S3_FORCE_PATH_STYLE: &str = "CDC_S3_FORCE_PATH_STYLE";
     pub const METRICS_NAMESPACE: &str = "CDC_METRICS_NAMESPACE";
     pub const SCHEMA_REFRESH_SECS: &str = "CDC_SCHEMA_REFRESH_SECS";
+    pub const ENCODE_THREADS: &str = "CDC_ENCODE_THREADS";
 
     /// Every variable cdc-sink reads (documented in `.env.example` and the README).
     pub const ALL: &[&str] = &[
@@ -150,6 +155,7 @@ pub mod env {
         S3_FORCE_PATH_STYLE,
         METRICS_NAMESPACE,
         SCHEMA_REFRESH_SECS,
+        ENCODE_THREADS,
         "AWS_ENDPOINT_URL_S3",
         "RUST_LOG",
     ];
@@ -167,6 +173,18 @@ pub fn parse_setting<T: FromStr<Err = String>>(name: &str, value: &str) -> Resul
 /// Reads a variable, treating unset and empty alike (CloudFormation cannot omit a variable).
 pub fn non_empty(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     lookup(name).filter(|v| !v.trim().is_empty())
+}
+
+/// Parses `CDC_ENCODE_THREADS`: 0 (every core) or a thread count up to 64.
+pub fn parse_encode_threads(v: &str) -> Result<usize, ConfigError> {
+    match v.trim().parse::<usize>() {
+        Ok(n) if n <= 64 => Ok(n),
+        _ => Err(ConfigError {
+            name: env::ENCODE_THREADS.into(),
+            value: v.to_string(),
+            why: "accepted: 0 (every core the function has) or a thread count from 1 to 64".into(),
+        }),
+    }
 }
 
 impl Config {
@@ -213,6 +231,9 @@ impl Config {
                     })
                 }
             }
+        }
+        if let Some(v) = get(env::ENCODE_THREADS) {
+            cfg.encode_threads = parse_encode_threads(&v)?;
         }
         Ok(cfg)
     }
@@ -300,6 +321,12 @@ mod tests {
         );
         let e = from(&[(env::FORMAT, "jsonl"), (env::COMPRESSION, "zstd")]).unwrap_err();
         assert!(e.to_string().contains("none, gzip"), "{e}");
+        let e = from(&[(env::ENCODE_THREADS, "all")]).unwrap_err();
+        assert!(e.to_string().contains("CDC_ENCODE_THREADS"), "{e}");
+        assert_eq!(
+            from(&[(env::ENCODE_THREADS, "2")]).unwrap().encode_threads,
+            2
+        );
         let e = from(&[(env::SCHEMA_REFRESH_SECS, "soon")]).unwrap_err();
         assert_eq!(e.name, "CDC_SCHEMA_REFRESH_SECS");
         let cfg = from(&[(env::SCHEMA_REFRESH_SECS, "5")]).unwrap();

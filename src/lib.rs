@@ -19,6 +19,7 @@ pub mod generate;
 pub mod handler;
 pub mod kinesis;
 pub mod metrics;
+pub mod parallel;
 pub mod partition;
 pub mod pipeline;
 pub mod quarantine;

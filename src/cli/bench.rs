@@ -1,6 +1,8 @@
 //! `cdc-sink bench`: the hot path on generated full-size events, the peak memory of a replay and
 //! the Lambda's cold start (see BENCHMARKS.md).
 
+mod invocation;
+
 use clap::Args;
 use std::path::PathBuf;
 
@@ -16,6 +18,10 @@ pub struct BenchArgs {
     /// (for running under a profiler).
     #[arg(long)]
     pub hot_path_only: bool,
+    /// Also write the 4-, 50- and 500-table events to this directory (for
+    /// compare/python/handler.py), then exit.
+    #[arg(long, value_name = "DIR")]
+    pub save_events: Option<PathBuf>,
 }
 
 /// Runs `cdc-sink replay` with CDC_REPORT_PEAK_RSS=1 and returns the peak RSS it reports (KiB).
@@ -86,7 +92,19 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
             "warning: a debug build; run `cargo run --release -- bench` for meaningful numbers"
         );
     }
+    let mut events = crate::bench::Events::default();
+    if let Some(dir) = &a.save_events {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for tables in [4, 50, 500] {
+            let path = dir.join(format!("event-{tables}-tables.json"));
+            std::fs::write(&path, events.get(tables, true))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            println!("{}", path.display());
+        }
+        return Ok(());
+    }
     let cases = crate::bench::run(
+        &mut events,
         a.iterations.max(1),
         a.only.as_deref(),
         a.hot_path_only,
@@ -96,12 +114,29 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     if a.hot_path_only {
         return Ok(());
     }
+    eprintln!("measuring: 4 and 500 tables, 1 thread and all threads, in turns");
+    let s = crate::bench::scaling(&mut events, a.iterations.max(1));
+    println!(
+        "many-table ratio (Parquet snappy, 1 thread, measured in turns): 500 tables {:.2} µs per record / 4 tables {:.2} µs per record = {:.2}x (target: at most 3x)",
+        s.per_record_us(1, 0),
+        s.per_record_us(0, 0),
+        s.many_table_ratio()
+    );
+    for (i, name) in [(0, "4 tables"), (1, "500 tables")] {
+        println!(
+            "thread scaling, {name}: 1 thread {:.2} ms, {} threads {:.2} ms per event ({:.2}x)",
+            s.times[i][0].as_secs_f64() * 1e3,
+            s.threads,
+            s.times[i][1].as_secs_f64() * 1e3,
+            s.speedup(i)
+        );
+    }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let dir = tempfile_dir()?;
     for (name, tables) in [("4 tables", 4), ("500 tables", 500)] {
         let path = dir.join(format!("event-{tables}.json"));
-        let event = crate::bench::full_event(if tables == 4 { 1 } else { 3 }, tables, 1.0);
-        std::fs::write(&path, &event).map_err(|e| e.to_string())?;
+        let event = events.get(tables, true);
+        std::fs::write(&path, event).map_err(|e| e.to_string())?;
         let out = dir.join(format!("out-{tables}"));
         let kib = replay_peak_rss_kib(&exe, &path, &out)?;
         println!(
@@ -109,6 +144,13 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
             event.len() as f64 / 1_048_576.0,
             kib as f64 / 1024.0
         );
+    }
+    for tables in [4, 50, 500] {
+        eprintln!("measuring: one invocation against s3s-fs, {tables} tables");
+        match invocation::measure(events.get(tables, true), &dir, a.iterations.clamp(1, 9)) {
+            Ok(m) => println!("{}", m.line(tables)),
+            Err(e) => println!("invocation against s3s-fs, {tables} tables: skipped ({e})"),
+        }
     }
     let lambda = exe.with_file_name("cdc-sink-lambda");
     if lambda.exists() {

@@ -37,6 +37,11 @@ pub struct PipelineFlags {
     /// Top-level key of the before-image in DMS messages (the task's BeforeImageSettings.FieldName).
     #[arg(long, env = "CDC_BEFORE_IMAGE_KEY", default_value = "before-image")]
     pub before_image_key: String,
+    /// Threads that encode a batch's objects: 0 is every core (the objects are the same
+    /// whatever the count).
+    #[arg(long, env = "CDC_ENCODE_THREADS", default_value_t = 0,
+          value_parser = |v: &str| crate::config::parse_encode_threads(v).map_err(|e| e.to_string()))]
+    pub encode_threads: usize,
 }
 
 impl PipelineFlags {
@@ -48,6 +53,10 @@ impl PipelineFlags {
             self.partition_time,
             self.before_image_key.clone(),
         )
+        .map(|c| Config {
+            encode_threads: self.encode_threads,
+            ..c
+        })
         .map_err(|e| e.to_string())
     }
 }

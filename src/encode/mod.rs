@@ -3,7 +3,8 @@
 pub mod jsonl;
 pub mod parquet;
 
-use crate::config::{Config, Format};
+use crate::config::{Compression, Config, Format};
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 /// A batch could not be encoded (a bug or resource problem, never a property of the input).
@@ -19,5 +20,32 @@ pub fn encode(batch: &RecordBatch, cfg: &Config) -> Result<Vec<u8>, EncodeError>
     match cfg.format {
         Format::Parquet => parquet::encode(batch, cfg.compression),
         Format::JsonLines => jsonl::encode(batch, cfg.compression),
+    }
+}
+
+/// The encoder of one table's objects: what depends only on the table's schema is prepared
+/// once (see [`parquet::ParquetTable`]) and shared by its objects, across threads.
+pub enum TableEncoder {
+    Parquet(parquet::ParquetTable),
+    JsonLines(Compression),
+}
+
+impl TableEncoder {
+    /// Prepares the encoding of batches of `schema` in the configured format.
+    pub fn new(schema: SchemaRef, cfg: &Config) -> Result<TableEncoder, EncodeError> {
+        Ok(match cfg.format {
+            Format::Parquet => {
+                TableEncoder::Parquet(parquet::ParquetTable::new(schema, cfg.compression)?)
+            }
+            Format::JsonLines => TableEncoder::JsonLines(cfg.compression),
+        })
+    }
+
+    /// Encodes one batch of the table's schema into the bytes of one object.
+    pub fn encode(&self, batch: &RecordBatch) -> Result<Vec<u8>, EncodeError> {
+        match self {
+            TableEncoder::Parquet(t) => t.encode(batch),
+            TableEncoder::JsonLines(c) => jsonl::encode(batch, *c),
+        }
     }
 }

@@ -1,17 +1,22 @@
 //! [`BatchBuilder::finish`]: each (table, partition) group encoded into one object, control
 //! and quarantine entries into JSON Lines objects, all sorted by key.
 
-use super::builder::BatchBuilder;
+use super::builder::{BatchBuilder, Group, TableState};
 use super::{Batch, EncodedObject, ObjectKind, PipelineError};
-use crate::encode::{self, EncodeError};
+use crate::change::TableId;
+use crate::columns::lineage_fields;
+use crate::config::Config;
+use crate::encode::{EncodeError, TableEncoder};
+use crate::parallel;
 use crate::partition::{self, Partition};
 use crate::quarantine;
 use crate::schema::{Column, ColumnType, SchemaSource, TableSchema};
 use arrow::array::{new_null_array, ArrayRef};
-use arrow::datatypes::{Field, Schema};
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
     pub(super) fn finish(
@@ -30,55 +35,32 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
             fallback_seq,
             ..
         } = self;
-        let mut objects = Vec::new();
         let mut schemas = Vec::new();
-        for mut t in tables {
-            let typed: Vec<(usize, ColumnType)> = t
-                .columns
+        let mut plans = Vec::with_capacity(tables.len());
+        let mut jobs = Vec::new();
+        for t in tables {
+            let TableState {
+                id,
+                columns,
+                primary_key,
+                groups,
+                ..
+            } = t;
+            let typed: Vec<(usize, ColumnType)> = columns
                 .iter()
                 .enumerate()
                 .filter_map(|(i, c)| c.ty.map(|ty| (i, ty)))
                 .collect();
-            for g in &mut t.groups {
-                let mut fields = Vec::with_capacity(typed.len() + 10);
-                let mut arrays: Vec<ArrayRef> = Vec::with_capacity(typed.len() + 10);
-                for &(ci, ty) in &typed {
-                    fields.push(Field::new(t.columns[ci].name.clone(), ty.arrow(), true));
-                    arrays.push(match g.cols.get_mut(ci).and_then(Option::as_mut) {
-                        Some(b) => b.finish(),
-                        None => new_null_array(&ty.arrow(), g.rows),
-                    });
-                }
-                for (f, a) in g.lineage.finish() {
-                    fields.push(f);
-                    arrays.push(a);
-                }
-                let batch =
-                    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| {
-                        EncodeError {
-                            format: "arrow",
-                            message: e.to_string(),
-                        }
-                    })?;
-                let body = encode::encode(&batch, cfg)?;
-                objects.push(EncodedObject {
-                    key: partition::data_key(
-                        prefix,
-                        &t.id,
-                        &g.part,
-                        &g.shard,
-                        &g.first_seq,
-                        cfg.extension(),
-                    ),
-                    body: Bytes::from(body),
-                    kind: ObjectKind::Data,
-                    rows: g.rows,
-                });
-            }
+            let names: Vec<String> = typed
+                .iter()
+                .map(|&(ci, _)| columns[ci].name.clone())
+                .collect();
+            let left = AtomicUsize::new(groups.len());
+            jobs.extend(groups.into_iter().map(|g| (plans.len(), g)));
             let columns = typed
                 .iter()
                 .map(|&(ci, ty)| {
-                    let c = &t.columns[ci];
+                    let c = &columns[ci];
                     Column {
                         name: c.name.clone(),
                         ty,
@@ -87,14 +69,30 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
                     }
                 })
                 .collect();
+            plans.push(TablePlan {
+                id: id.clone(),
+                typed,
+                names,
+                shared: Mutex::new(None),
+                left,
+            });
             schemas.push((
-                t.id,
+                id,
                 TableSchema {
                     columns,
-                    primary_key: t.primary_key,
+                    primary_key,
                 },
             ));
         }
+        // Each (table, partition) group is one object, independent of the others: encoded on
+        // up to CDC_ENCODE_THREADS threads, results in job order, so the objects and keys do
+        // not depend on the thread count.
+        let threads = parallel::threads(cfg.encode_threads);
+        let mut objects = parallel::map(jobs, threads, |(ti, g)| {
+            encode_group(&plans[ti], g, prefix, cfg)
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
         let mut quarantine_reasons: Vec<(&'static str, u64)> = Vec::new();
         for (_, e) in &quarantine {
             match quarantine_reasons
@@ -135,6 +133,96 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
             table_defs,
         })
     }
+}
+
+/// One table's objects: its typed columns (index into the table's columns, in file order)
+/// and their names.
+struct TablePlan {
+    id: TableId,
+    typed: Vec<(usize, ColumnType)>,
+    names: Vec<String>,
+    /// The Arrow schema and encoder all its objects share: built by the first of its groups
+    /// to be encoded and dropped after the last (a batch of 500 tables would otherwise hold
+    /// 500 encoders, about 9 MB, at once).
+    shared: Mutex<Option<Arc<(SchemaRef, TableEncoder)>>>,
+    /// Groups not encoded yet.
+    left: AtomicUsize,
+}
+
+impl TablePlan {
+    fn shared(&self, cfg: &Config) -> Result<Arc<(SchemaRef, TableEncoder)>, EncodeError> {
+        let mut slot = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = &*slot {
+            return Ok(s.clone());
+        }
+        let fields: Vec<Field> = self
+            .typed
+            .iter()
+            .zip(&self.names)
+            .map(|(&(_, ty), name)| Field::new(name.clone(), ty.arrow(), true))
+            .chain(lineage_fields())
+            .collect();
+        let schema = Arc::new(Schema::new(fields));
+        let s = Arc::new((schema.clone(), TableEncoder::new(schema, cfg)?));
+        *slot = Some(s.clone());
+        Ok(s)
+    }
+
+    /// Called once per group, encoded or failed: the last one frees the shared encoder.
+    fn group_done(&self) {
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.lock().unwrap_or_else(|e| e.into_inner()).take();
+        }
+    }
+}
+
+/// One (table, partition) group's rows, as one encoded object.
+fn encode_group(
+    plan: &TablePlan,
+    g: Group,
+    prefix: &str,
+    cfg: &Config,
+) -> Result<EncodedObject, PipelineError> {
+    let r = encode_rows(plan, g, prefix, cfg);
+    plan.group_done();
+    r
+}
+
+fn encode_rows(
+    plan: &TablePlan,
+    mut g: Group,
+    prefix: &str,
+    cfg: &Config,
+) -> Result<EncodedObject, PipelineError> {
+    let shared = plan.shared(cfg)?;
+    let (schema, encoder) = &*shared;
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for &(ci, ty) in &plan.typed {
+        arrays.push(match g.cols.get_mut(ci).and_then(Option::as_mut) {
+            Some(b) => b.finish(),
+            None => new_null_array(&ty.arrow(), g.rows),
+        });
+    }
+    arrays.extend(g.lineage.finish());
+    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| EncodeError {
+        format: "arrow",
+        message: e.to_string(),
+    })?;
+    let body = encoder.encode(&batch)?;
+    drop(batch);
+    Ok(EncodedObject {
+        key: partition::data_key(
+            prefix,
+            &plan.id,
+            &g.part,
+            &g.shard,
+            &g.first_seq,
+            cfg.extension(),
+        ),
+        body: Bytes::from(body),
+        kind: ObjectKind::Data,
+        rows: g.rows,
+    })
 }
 
 /// Groups log entries (control or quarantine) by day into one JSON Lines object each, keyed by
