@@ -14,9 +14,18 @@ FIREHOSE_INGEST_GB = 0.029       # $ per GB ingested, records rounded up to 5 KB
 FIREHOSE_CONVERT_GB = 0.018      # $ per GB converted to Parquet, same rounding
 FULL_VCPU_MB = 1769
 
-# tables: (records per event, PUTs per event, CPU seconds per event on one vCPU,
-#          Python handler CPU seconds per event, Python peak RSS MB, DMS message bytes)
-MEASURED = {}
+# Measured on the bench's events (BENCHMARKS.md, issue 16), per 6 MB event:
+# tables: (records, PUTs, cdc-sink CPU s on one core, cdc-sink peak RSS MB,
+#          Python handler CPU s, Python peak RSS MB, mean DMS message bytes)
+MEASURED = {
+    4: (4356, 9, 0.0133, 26, 0.141, 168, 690),
+    50: (4366, 101, 0.0258, 30, 0.582, 155, 687),
+    500: (4644, 1000, 0.130, 43, 4.83, 163, 622),
+}
+# A shard delivers at most 1,000 records a second: to keep up, an event must take at most
+# (records / 1,000) seconds.
+SHARD_RECORDS_PER_S = 1000
+MEMORY_SIZES = (128, 256, 512, 1024, 1769, 3538, 10240)
 # Assumed: S3 PUT latency from Lambda, per request, at the pipeline's 16 concurrent writes.
 S3_PUT_LATENCY_S = 0.030
 WRITE_CONCURRENCY = 16
@@ -42,19 +51,38 @@ def firehose_cost(message_bytes):
     return billed_gb * (FIREHOSE_INGEST_GB + FIREHOSE_CONVERT_GB)
 
 
+def keeping_up(records, puts, cpu_s, rss_mb):
+    """The smallest memory size that holds the process and keeps up with one shard."""
+    for mem in MEMORY_SIZES:
+        if mem < rss_mb * 1.25:
+            continue
+        c = lambda_cost(records, puts, cpu_s, mem)
+        if c["seconds per event"] <= records / SHARD_RECORDS_PER_S:
+            return mem, c
+    # None keeps up; report one vCPU (a single-threaded handler gains nothing above it).
+    return None, lambda_cost(records, puts, cpu_s, FULL_VCPU_MB)
+
+
 def main():
-    print("| tables | function | memory | s per event | Lambda compute | requests | S3 PUTs | total per million changes |")
+    print("| tables | function | memory that keeps up with a shard | s per event | Lambda duration | requests | S3 PUTs | Lambda + PUTs per million changes |")
     print("|---|---|---|---|---|---|---|---|")
-    for tables, (records, puts, cpu_s, py_cpu_s, py_rss, msg) in MEASURED.items():
-        for name, cpu, mem in (("cdc-sink", cpu_s, 128), ("cdc-sink", cpu_s, 1769),
-                               ("Python", py_cpu_s, max(256, py_rss * 1.25)),
-                               ("Python", py_cpu_s, 1769)):
-            c = lambda_cost(records, puts, cpu, int(mem))
+    for tables, (records, puts, cpu_s, rss, py_cpu_s, py_rss, msg) in MEASURED.items():
+        for name, cpu, mem_floor in (("cdc-sink", cpu_s, rss), ("Python (pandas)", py_cpu_s, py_rss)):
+            mem, c = keeping_up(records, puts, cpu, mem_floor)
             total = c["compute"] + c["requests"] + c["puts"]
-            print(f"| {tables} | {name} | {int(mem)} MB | {c['seconds per event']:.2f} | "
-                  f"${c['compute']:.4f} | ${c['requests']:.4f} | ${c['puts']:.4f} | ${total:.4f} |")
-        print(f"| {tables} | Firehose + format conversion | - | - | - | - | - | "
-              f"${firehose_cost(msg):.4f} (one stream per table) |")
+            shown = f"{mem} MB" if mem else "none (1 vCPU is too slow)"
+            print(f"| {tables} | {name} | {shown} | {c['seconds per event']:.2f} | "
+                  f"${c['compute']:.5f} | ${c['requests']:.5f} | ${c['puts']:.4f} | ${total:.4f} |")
+        print(f"| {tables} | Firehose, format conversion to Parquet | - | - | - | - | - | "
+              f"${firehose_cost(msg):.4f} |")
+
+    print()
+    print("| records per event | tables touched per event (of 500, uniform) | S3 PUTs per million changes | their cost |")
+    print("|---|---|---|---|")
+    for n in (100, 500, 1000, 4400):
+        touched = 500 * (1 - (1 - 1 / 500) ** n)
+        puts = touched / n * 1e6
+        print(f"| {n} | {touched:.0f} | {puts:,.0f} | ${puts * S3_PUT:.2f} |")
 
 
 if __name__ == "__main__":
