@@ -44,7 +44,7 @@ pub fn map<T: Send, R: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) -> R +
     };
     let mut results: Vec<Option<R>> = (0..n).map(|_| None).collect();
     std::thread::scope(|s| {
-        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(&work)).collect();
+        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
         let mut all = vec![work()];
         for h in helpers {
             match h.join() {

@@ -26,7 +26,7 @@ pub fn encode(batch: &RecordBatch, cfg: &Config) -> Result<Vec<u8>, EncodeError>
 /// The encoder of one table's objects: what depends only on the table's schema is prepared
 /// once (see [`parquet::ParquetTable`]) and shared by its objects, across threads.
 pub enum TableEncoder {
-    Parquet(parquet::ParquetTable),
+    Parquet(Box<parquet::ParquetTable>),
     JsonLines(Compression),
 }
 
@@ -34,9 +34,10 @@ impl TableEncoder {
     /// Prepares the encoding of batches of `schema` in the configured format.
     pub fn new(schema: SchemaRef, cfg: &Config) -> Result<TableEncoder, EncodeError> {
         Ok(match cfg.format {
-            Format::Parquet => {
-                TableEncoder::Parquet(parquet::ParquetTable::new(schema, cfg.compression)?)
-            }
+            Format::Parquet => TableEncoder::Parquet(Box::new(parquet::ParquetTable::new(
+                schema,
+                cfg.compression,
+            )?)),
             Format::JsonLines => TableEncoder::JsonLines(cfg.compression),
         })
     }
