@@ -22,6 +22,8 @@ pub mod metrics;
 pub mod partition;
 pub mod pipeline;
 pub mod quarantine;
+pub mod recover;
+pub mod redrive;
 pub mod schema;
 pub mod sink;
 pub mod time;
