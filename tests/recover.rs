@@ -110,11 +110,16 @@ impl Env {
 
     /// Data, control and quarantine objects (not registry or history documents).
     async fn lake(&self, bucket: &str) -> BTreeMap<String, s3::Rows> {
-        s3::contents(&self.c, bucket, "cdc/")
-            .await
-            .into_iter()
-            .filter(|(k, _)| !k.starts_with("_schemas/") && !k.starts_with("_control/recover/"))
-            .collect()
+        let mut out = BTreeMap::new();
+        for key in s3::list(&self.c, bucket, "cdc/").await {
+            let rel = key.trim_start_matches("cdc/").to_string();
+            if rel.starts_with("_schemas/") || rel.starts_with("_control/recover/") {
+                continue;
+            }
+            let body = s3::get(&self.c, bucket, &key).await;
+            out.insert(rel, s3::decode(&key, body));
+        }
+        out
     }
 
     /// Runs `cdc-sink recover ARGS` with the servers' endpoints; (success, stdout, stderr).

@@ -113,14 +113,13 @@ pub(crate) fn now_iso() -> String {
     crate::time::format_timestamp(us)
 }
 
-/// `{prefix}/_control/recover/{shard}-{start}-{end}.json`: one history document per failure
-/// record (recovering it again rewrites it).
+/// `{prefix}/_control/recover/{shard}-{start}.json`: one history document per failure record
+/// (a discarded batch is known by its shard and first record; recovering it again rewrites it).
 pub fn history_key(prefix: &str, info: &failure::BatchInfo) -> String {
     let rel = format!(
-        "_control/recover/{}-{}-{}.json",
+        "_control/recover/{}-{}.json",
         escape_segment(&info.shard_id),
-        info.start_seq,
-        info.end_seq
+        info.start_seq
     );
     if prefix.is_empty() {
         rel

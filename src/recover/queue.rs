@@ -32,6 +32,17 @@ pub fn parse_message(body: &str, id: &str) -> Result<FailureRecord, RecoverError
         .map_err(|e| RecoverError::Payload(e.to_string()))
 }
 
+/// Makes a message visible again at once (a dry run takes nothing away).
+async fn release(sqs: &Client, url: &str, receipt: &str) {
+    let _ = sqs
+        .change_message_visibility()
+        .queue_url(url)
+        .receipt_handle(receipt)
+        .visibility_timeout(0)
+        .send()
+        .await;
+}
+
 /// Receives messages until the queue has no more (or `max` were handled), recovering each one.
 /// `report` is told about every message as it is handled.
 pub async fn drain<K: ObjectSink + SchemaStore>(
@@ -71,6 +82,9 @@ pub async fn drain<K: ObjectSink + SchemaStore>(
             let id = m.message_id().unwrap_or("").to_string();
             let receipt = m.receipt_handle().unwrap_or("").to_string();
             if !seen.insert(id.clone()) {
+                if r.dry_run {
+                    release(sqs, url, &receipt).await;
+                }
                 continue;
             }
             new += 1;
@@ -85,14 +99,7 @@ pub async fn drain<K: ObjectSink + SchemaStore>(
                     summary.recovered += 1;
                     summary.counts.accumulate(&done.counts);
                     if r.dry_run {
-                        // Make it visible again at once: a dry run takes nothing away.
-                        let _ = sqs
-                            .change_message_visibility()
-                            .queue_url(url)
-                            .receipt_handle(&receipt)
-                            .visibility_timeout(0)
-                            .send()
-                            .await;
+                        release(sqs, url, &receipt).await;
                     } else {
                         sqs.delete_message()
                             .queue_url(url)
