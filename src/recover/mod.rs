@@ -9,6 +9,7 @@
 
 pub mod destination;
 pub mod failure;
+pub mod lambda;
 pub mod queue;
 pub mod range;
 pub mod stream;
