@@ -73,6 +73,8 @@ impl Env {
 
     /// A stream holding [`messages`], read back: (ARN, records).
     async fn stream(&self, name: &str) -> (String, Vec<Rec>) {
+        // Unique per process: run.sh's kinesalite serves every test binary and the README step.
+        let name = &format!("{name}-{}", std::process::id());
         let arn = streams::create_stream(&self.k, name, 1).await;
         streams::put(&self.k, name, &messages()).await;
         let recs = streams::read_shard(&self.k, name, "shardId-000000000000").await;
@@ -424,7 +426,7 @@ async fn recover_from_the_s3_destination_needs_no_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_range_in_the_closed_parent_of_a_split_shard() {
     let env = Env::start();
-    let name = "split";
+    let name = &format!("split-{}", std::process::id());
     let arn = streams::create_stream(&env.k, name, 1).await;
     let msgs = messages();
     streams::put(&env.k, name, &msgs[..20]).await;
