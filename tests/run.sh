@@ -112,7 +112,7 @@ FAILED_BATCH_QUEUE_URL=$(AWS_ENDPOINT_URL_KINESIS=$CDC_TEST_KINESIS_ENDPOINT AWS
   cargo run --release -- recover --queue-url "$FAILED_BATCH_QUEUE_URL" --out s3://my-cdc-lake/cdc
   cargo run --release -- recover --file failures.jsonl --out s3://my-cdc-lake/cdc
   cargo run --release -- recover --from s3://my-failed-batches/aws/lambda/ --out s3://my-cdc-lake/cdc
-  cargo run --release -- redrive --out s3://my-cdc-lake/cdc --date 2025-11-04 --dry-run | tail -1
+  cargo run --release -- redrive --out s3://my-cdc-lake/cdc --date 2025-11-06 --dry-run | tail -1
   cargo run --release -- redrive --out s3://my-cdc-lake/cdc
 )
 rm -f failures.jsonl
