@@ -19,7 +19,9 @@ const TRAIL: &[&str] = &[
 ];
 
 /// `<table>_changes`: every change once (de-duplicated on `cdc_shard`, `cdc_seq`), lineage
-/// first, then the source columns, then the rest of the lineage.
+/// first, then the source columns, then the rest of the lineage. The copies of a change are
+/// identical, so any order picks the same row; the ORDER BY is there because Spark refuses
+/// `row_number()` without one.
 pub fn changes_view(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
     let name = table_name(&d.schema, &d.table);
     let mut cols: Vec<String> = LEAD.iter().map(|c| trino_ident(c)).collect();
@@ -27,7 +29,7 @@ pub fn changes_view(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
     cols.extend(TRAIL.iter().map(|c| trino_ident(c)));
     cols.extend(partition_cols(o).into_iter().map(trino_ident));
     format!(
-        "CREATE OR REPLACE VIEW {} AS\nSELECT {}\nFROM (\n  SELECT *, row_number() OVER (PARTITION BY \"cdc_shard\", \"cdc_seq\") AS \"cdc_copy\"\n  FROM {}\n) AS \"all_copies\"\nWHERE \"cdc_copy\" = 1",
+        "CREATE OR REPLACE VIEW {} AS\nSELECT {}\nFROM (\n  SELECT *, row_number() OVER (PARTITION BY \"cdc_shard\", \"cdc_seq\" ORDER BY \"cdc_arrival_ts\") AS \"cdc_copy\"\n  FROM {}\n) AS \"all_copies\"\nWHERE \"cdc_copy\" = 1",
         qualified(o, &format!("{name}_changes")),
         cols.join(", "),
         qualified(o, &name)

@@ -7,41 +7,13 @@ generated Trino SQL, transpiled to DuckDB by sqlglot. Rows are printed in a cano
 
 usage: oracle.py MANIFEST.json   (written by tests/oracle.rs)
 """
-import datetime
-import decimal
 import json
 import sys
 
 import duckdb
 import sqlglot
 
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-
-
-def micros(v):
-    if isinstance(v, str):
-        v = datetime.datetime.fromisoformat(v.replace("Z", "+00:00"))
-    if v.tzinfo is None:
-        v = v.replace(tzinfo=datetime.timezone.utc)
-    return (v - EPOCH) // datetime.timedelta(microseconds=1)
-
-
-def canonical(row):
-    """The generator's columns, whatever type the registry gave them (declared or inferred)."""
-    price = row["price"]
-    price = format(decimal.Decimal(str(price)).quantize(decimal.Decimal("0.01")), "f")
-    active = row["active"]
-    if isinstance(active, str):
-        active = active in ("t", "true")
-    return {
-        "id": int(row["id"]),
-        "qty": int(row["qty"]),
-        "price": price,
-        "name": row["name"],
-        "active": bool(active),
-        "updated_at": micros(row["updated_at"]),
-        "note": row.get("note"),
-    }
+from canonical import canonical
 
 
 def main(manifest_path):
