@@ -25,8 +25,23 @@ if [ "$(cat "$SAM_VENV/.installed" 2>/dev/null)" != "aws-sam-cli" ]; then
   "$SAM_VENV/bin/pip" install -q --disable-pip-version-check aws-sam-cli
   echo aws-sam-cli > "$SAM_VENV/.installed"
 fi
+# Spark 3.5 beside the main venv's Spark 4 (two pysparks cannot share a venv); both need Java.
+SPARK35_VENV=$TOOLS/spark35-venv
+want35=$(sha256sum tests/requirements-spark35.txt | cut -c1-16)
+if [ "$(cat "$SPARK35_VENV/.installed" 2>/dev/null)" != "$want35" ]; then
+  step "installing pyspark 3.5 into $SPARK35_VENV"
+  python3 -m venv "$SPARK35_VENV"
+  "$SPARK35_VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements-spark35.txt
+  echo "$want35" > "$SPARK35_VENV/.installed"
+fi
+if ! java -version >/dev/null 2>&1; then
+  step "installing a Java runtime for pyspark (apt-get)"
+  apt-get update -qq && apt-get install -y -qq default-jre-headless >/dev/null
+fi
 export PATH="$VENV/bin:$PATH"
 export CDC_TEST_PYTHON="$VENV/bin/python"
+export CDC_TEST_SPARK35_PYTHON="$SPARK35_VENV/bin/python"
+export SPARK_LOCAL_IP=127.0.0.1
 
 # 2. s3s-fs, the S3-compatible server the tests use (moto 5.2.1 breaks the SDK's multipart
 #    upload), from crates.io; then one instance on 127.0.0.1 for the whole run (bounded
@@ -86,7 +101,7 @@ if ! cargo test --release --locked -- --test-threads 2 --nocapture >"$LOG" 2>&1;
   echo "cargo test failed; full output in $LOG"
   exit 1
 fi
-grep -E "^(faults |simulator:|corpus:|large event:|oracle:|registry:|fuzz regressions:|fuzz mutations:)|^test result" "$LOG"
+grep -E "^(faults |simulator:|corpus:|large event:|oracle:|registry:|fuzz regressions:|fuzz mutations:|spark:|spark 3.5:|jsonl:)|^test result" "$LOG"
 
 step "README: the benchmark harness (a short run, to keep it working)"
 cargo run --release -- bench --iterations 2 | tail -4

@@ -41,7 +41,7 @@ TBLPROPERTIES (
 CREATE OR REPLACE VIEW "cdc_lake"."public__orders__2024__67783667_changes" AS
 SELECT "cdc_op", "cdc_commit_ts", "cdc_txn_id", "cdc_txn_record_id", "id", "line", "total", "we`ird ""col""", "placed_at", "cdc_before", "cdc_dms_ts", "cdc_stream_position", "cdc_shard", "cdc_seq", "cdc_arrival_ts", "dt", "hr"
 FROM (
-  SELECT *, row_number() OVER (PARTITION BY "cdc_shard", "cdc_seq") AS "cdc_copy"
+  SELECT *, row_number() OVER (PARTITION BY "cdc_shard", "cdc_seq" ORDER BY "cdc_arrival_ts") AS "cdc_copy"
   FROM "cdc_lake"."public__orders__2024__67783667"
 ) AS "all_copies"
 WHERE "cdc_copy" = 1;
@@ -103,7 +103,7 @@ TBLPROPERTIES (
 CREATE OR REPLACE VIEW "cdc_lake"."audit__log_changes" AS
 SELECT "cdc_op", "cdc_commit_ts", "cdc_txn_id", "cdc_txn_record_id", "msg", "cdc_before", "cdc_dms_ts", "cdc_stream_position", "cdc_shard", "cdc_seq", "cdc_arrival_ts", "dt", "hr"
 FROM (
-  SELECT *, row_number() OVER (PARTITION BY "cdc_shard", "cdc_seq") AS "cdc_copy"
+  SELECT *, row_number() OVER (PARTITION BY "cdc_shard", "cdc_seq" ORDER BY "cdc_arrival_ts") AS "cdc_copy"
   FROM "cdc_lake"."audit__log"
 ) AS "all_copies"
 WHERE "cdc_copy" = 1;
