@@ -361,6 +361,58 @@ mod tests {
     }
 
     #[test]
+    fn clashing_names_are_renamed_once_and_remembered() {
+        let t = TableId::new("public", "t");
+        let mut def = schema(&[
+            ("id", ColumnType::Int64, TypeSource::TableDef),
+            ("ID", ColumnType::String, TypeSource::TableDef),
+            ("cdc_op", ColumnType::String, TypeSource::TableDef),
+            ("dt", ColumnType::Date, TypeSource::TableDef),
+        ]);
+        def.primary_key = vec!["ID".into()];
+        // What a batch built before the table-def was registered observed: `cdc_op` inferred.
+        let mut observed = schema(&[("src_cdc_op", ColumnType::String, TypeSource::Inferred)]);
+        observed.columns[0].renamed_from = Some("cdc_op".into());
+        let v1 = evolve(None, &t, &[&def], Some(&observed)).unwrap();
+        let names: Vec<(&str, &str, Option<&str>)> = v1
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.ty.as_str(), c.renamed_from.as_deref()))
+            .collect();
+        let upper = format!("ID_{:08x}", {
+            "ID".bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+            }) as u32
+        });
+        assert_eq!(
+            names,
+            [
+                ("id", "bigint", None),
+                (upper.as_str(), "string", Some("ID")),
+                ("src_cdc_op", "string", Some("cdc_op")),
+                ("src_dt", "date", Some("dt")),
+            ]
+        );
+        assert_eq!(v1.primary_key, [upper.clone()], "keys use the new names");
+        let s = v1.to_schema().unwrap();
+        assert_eq!(s.column_by_source("ID").unwrap().name, upper);
+        assert!(
+            evolve(Some(&v1), &t, &[&def], Some(&s)).is_none(),
+            "the same names again: nothing changes"
+        );
+        // Documents written before `renamed_from` existed: `src_<lineage name>` came from it.
+        let legacy = Registered::from_json(
+            br#"{"schema":"public","table":"t","version":1,"columns":[{"name":"src_cdc_op","type":"string","nullable":true,"source":"inferred"},{"name":"src_note","type":"string","nullable":true,"source":"inferred"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(legacy.columns[0].source_name(), "cdc_op");
+        assert_eq!(legacy.columns[1].source_name(), "src_note");
+        assert!(!String::from_utf8(legacy.to_json())
+            .unwrap()
+            .contains("renamed_from"));
+    }
+
+    #[test]
     fn adds_columns_and_never_flips_types() {
         let t = TableId::new("public", "orders");
         let v1 = evolve(
