@@ -393,7 +393,11 @@ mod tests {
                 ("src_dt", "date", Some("dt")),
             ]
         );
-        assert_eq!(v1.primary_key, [upper.clone()], "keys use the new names");
+        assert_eq!(
+            v1.primary_key,
+            std::slice::from_ref(&upper),
+            "keys use the new names"
+        );
         let s = v1.to_schema().unwrap();
         assert_eq!(s.column_by_source("ID").unwrap().name, upper);
         assert!(
