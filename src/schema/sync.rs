@@ -4,12 +4,12 @@
 //! written, so every file of a table has the registry's columns and types.
 
 use super::registry::{self, evolve, Registered};
-use super::store::{Precondition, PutOutcome, SchemaStore};
+use super::store::SchemaStore;
 use super::{SchemaSource, TableSchema};
 use crate::change::TableId;
 use crate::config::Config;
 use crate::pipeline::{build_batch, Batch, PipelineError};
-use crate::sink::SinkError;
+use crate::sink::{Precondition, PutOutcome, SinkError};
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
