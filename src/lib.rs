@@ -18,6 +18,7 @@ pub mod fuzzing;
 pub mod generate;
 pub mod handler;
 pub mod kinesis;
+pub mod layout;
 pub mod metrics;
 pub mod partition;
 pub mod pipeline;
