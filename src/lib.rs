@@ -25,5 +25,6 @@ pub mod pipeline;
 pub mod quarantine;
 pub mod schema;
 pub mod sink;
+pub mod source;
 pub mod time;
 pub mod value;
