@@ -102,16 +102,21 @@ pub fn key(prefix: &str) -> String {
 
 /// The lake's recorded layout, or `None` when nothing has been written yet (or the lake was
 /// written before layouts were recorded).
-pub async fn read<St: SchemaStore>(store: &St, prefix: &str) -> Result<Option<Layout>, LayoutError> {
+pub async fn read<St: SchemaStore>(
+    store: &St,
+    prefix: &str,
+) -> Result<Option<Layout>, LayoutError> {
     let key = key(prefix);
     match store.get(&key).await? {
         None => Ok(None),
-        Some((bytes, _)) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| LayoutError::Corrupt {
-                key,
-                why: e.to_string(),
-            }),
+        Some((bytes, _)) => {
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| LayoutError::Corrupt {
+                    key,
+                    why: e.to_string(),
+                })
+        }
     }
 }
 
@@ -203,8 +208,14 @@ mod tests {
             .await
             .unwrap_err()
             .to_string();
-        assert!(e.contains("partition=day") && e.contains("partition=hour"), "{e}");
-        assert!(e.contains("another prefix") && e.contains("--partition day"), "{e}");
+        assert!(
+            e.contains("partition=day") && e.contains("partition=hour"),
+            "{e}"
+        );
+        assert!(
+            e.contains("another prefix") && e.contains("--partition day"),
+            "{e}"
+        );
         // Another prefix is another lake.
         ensure(&store, "other", &hourly, "lake").await.unwrap();
     }

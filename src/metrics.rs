@@ -39,7 +39,10 @@ pub fn emf(
         ("Warnings", c.warnings),
         ("Objects", c.objects),
         ("FailedBatches", u64::from(inv.failed)),
-        ("InferredWithoutDeclaration", inv.inferred_without_declaration),
+        (
+            "InferredWithoutDeclaration",
+            inv.inferred_without_declaration,
+        ),
     ];
     let mut metrics = vec![
         json!({"Name": "Bytes", "Unit": "Bytes"}),

@@ -91,10 +91,9 @@ async fn main() -> Result<(), Error> {
     let function = &*function.leak();
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {
-            let (response, inv): (KinesisEventResponse, _) =
-                handler
-                    .handle_until(event.payload.get().as_bytes(), Some(event.context.deadline))
-                    .await?;
+            let (response, inv): (KinesisEventResponse, _) = handler
+                .handle_until(event.payload.get().as_bytes(), Some(event.context.deadline))
+                .await?;
             let c = &inv.counts;
             tracing::info!(
                 records = c.records,

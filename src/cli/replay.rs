@@ -116,6 +116,9 @@ pub(crate) fn own_peak_rss_kib() -> Option<u64> {
 fn shard_of(event: &[u8]) -> String {
     crate::kinesis::parse_event(event)
         .ok()
-        .and_then(|r| r.first().and_then(|r| r.shard.as_deref().map(str::to_string)))
+        .and_then(|r| {
+            r.first()
+                .and_then(|r| r.shard.as_deref().map(str::to_string))
+        })
         .unwrap_or_default()
 }

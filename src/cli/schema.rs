@@ -31,7 +31,12 @@ pub enum SchemaCommand {
         #[arg(value_name = "SCHEMA.TABLE")]
         table: String,
         /// The override document.
-        #[arg(long, value_name = "FILE.json", required_unless_present = "accept_pending", conflicts_with = "accept_pending")]
+        #[arg(
+            long,
+            value_name = "FILE.json",
+            required_unless_present = "accept_pending",
+            conflicts_with = "accept_pending"
+        )]
         file: Option<PathBuf>,
         /// Apply the table's pending declared types (see `schema show`).
         #[arg(long)]

@@ -295,7 +295,10 @@ pub fn accept_pending(current: &Registered) -> Option<(Registered, Vec<(String, 
     let mut changes = Vec::new();
     let mut changed = Vec::new();
     for p in pending {
-        if changed.iter().any(|(n, _, _): &(String, String, String)| *n == p.column) {
+        if changed
+            .iter()
+            .any(|(n, _, _): &(String, String, String)| *n == p.column)
+        {
             continue;
         }
         let Some(rc) = reg.column_mut(&p.column) else {
@@ -409,7 +412,14 @@ mod tests {
         let t = TableId::new("public", "orders");
         let mut catalog = schema(&[
             ("id", ColumnType::Int32, TypeSource::Catalog),
-            ("total", ColumnType::Decimal { precision: 10, scale: 2 }, TypeSource::Catalog),
+            (
+                "total",
+                ColumnType::Decimal {
+                    precision: 10,
+                    scale: 2,
+                },
+                TypeSource::Catalog,
+            ),
         ]);
         catalog.primary_key = vec!["id".into()];
         let v1 = evolve(None, &t, &[&catalog], None).unwrap();
@@ -432,7 +442,11 @@ mod tests {
         let (v3, changed) = accept_pending(&v2).unwrap();
         assert_eq!(
             changed,
-            [("total".to_string(), "decimal(10,2)".to_string(), "double".to_string())]
+            [(
+                "total".to_string(),
+                "decimal(10,2)".to_string(),
+                "double".to_string()
+            )]
         );
         assert_eq!((v3.columns[1].ty.as_str(), v3.pending.len()), ("double", 0));
         assert_eq!(v3.version, v2.version + 1);

@@ -78,7 +78,10 @@ pub struct Settings {
 
 impl Settings {
     /// Resolves `source` (a URL or `key=value` pairs) with `env` as libpq's environment.
-    pub fn resolve(source: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, SourceError> {
+    pub fn resolve(
+        source: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, SourceError> {
         let env = |k: &str| env(k).filter(|v| !v.is_empty());
         // sslmode and sslrootcert are read here: tokio-postgres knows neither verify-* nor
         // sslrootcert.
@@ -92,9 +95,9 @@ impl Settings {
         }
         if config.get_ports().is_empty() {
             if let Some(p) = env("PGPORT") {
-                let port = p
-                    .parse::<u16>()
-                    .map_err(|_| SourceError::Settings(format!("PGPORT={p:?} is not a port number")))?;
+                let port = p.parse::<u16>().map_err(|_| {
+                    SourceError::Settings(format!("PGPORT={p:?} is not a port number"))
+                })?;
                 config.port(port);
             }
         }
@@ -214,7 +217,10 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(v);
                 i += 3;
                 continue;
@@ -233,7 +239,11 @@ pub async fn connect(s: &Settings) -> Result<tokio_postgres::Client, SourceError
         message: error_text(&e),
     };
     if s.tls == TlsMode::Disable {
-        let (client, conn) = s.config.connect(tokio_postgres::NoTls).await.map_err(fail)?;
+        let (client, conn) = s
+            .config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(fail)?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -768,7 +778,10 @@ mod tests {
                 scale: 2
             })
         );
-        assert_eq!(map_type(&ty("numeric", 'b', 'N', -1)), Ok(UNBOUNDED_NUMERIC));
+        assert_eq!(
+            map_type(&ty("numeric", 'b', 'N', -1)),
+            Ok(UNBOUNDED_NUMERIC)
+        );
         assert!(map_type(&ty("numeric", 'b', 'N', (60 << 16 | 2) + 4)).is_err());
         assert_eq!(map_type(&ty("int8", 'b', 'N', -1)), Ok(ColumnType::Int64));
         assert_eq!(map_type(&ty("_int4", 'b', 'A', -1)), Ok(ColumnType::String));
@@ -800,7 +813,10 @@ mod tests {
         assert_eq!(s.target(), "app@db.example:6432/shop");
         assert!(!s.password_in_url);
         let s = Settings::resolve("postgres://db.example/shop", &lookup).unwrap();
-        assert_eq!((s.tls, s.config.get_user()), (TlsMode::Require, Some("ignored")));
+        assert_eq!(
+            (s.tls, s.config.get_user()),
+            (TlsMode::Require, Some("ignored"))
+        );
         assert!(Settings::resolve("postgres://h/db?sslmode=maybe", &lookup).is_err());
     }
 }
