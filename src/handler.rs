@@ -102,9 +102,9 @@ impl<K: ObjectSink + SchemaStore> Handler<K> {
         let bound = self.config.await_table_def;
         let started = now_us();
         let mut waited = false;
-        let outcome = loop {
+        let outcome = 'build: loop {
             let infer = bound.is_zero();
-            match self
+            let (tables, oldest_arrival_us) = match self
                 .registry
                 .build_with(&self.sink, event, &self.config, infer)
                 .await?
@@ -113,28 +113,30 @@ impl<K: ObjectSink + SchemaStore> Handler<K> {
                 Built::Undeclared {
                     tables,
                     oldest_arrival_us,
-                } => {
-                    let now = now_us();
-                    let mut until = oldest_arrival_us.unwrap_or(started) + bound.as_micros() as i64;
-                    if let Some(d) = deadline_ms {
-                        let latest = d as i64 * 1000 - WAIT_RESERVE.as_micros() as i64;
-                        until = until.min(latest);
-                    }
-                    if now >= until {
-                        let names: Vec<String> = tables.iter().map(|t| t.to_string()).collect();
-                        tracing::warn!(tables = %names.join(", "), waited_ms = (now - started) / 1000,
-                            "no declared schema arrived within CDC_AWAIT_TABLE_DEF_SECS (or the function's time); inferring types from values. Enable IncludeControlDetails on the DMS endpoint or run `cdc-sink schema import`");
-                        inv.inferred_without_declaration = tables.len() as u64;
-                        break None;
-                    }
-                    if !waited {
-                        let names: Vec<String> = tables.iter().map(|t| t.to_string()).collect();
-                        tracing::info!(tables = %names.join(", "), "waiting for the tables' declared schemas (create-table of another shard, or schema import)");
-                        waited = true;
-                    }
-                    let pause = Duration::from_micros((until - now) as u64).min(WAIT_POLL);
-                    tokio::time::sleep(pause).await;
-                    self.registry.refresh(&self.sink, &tables).await?;
+                } => (tables, oldest_arrival_us),
+            };
+            let mut until = oldest_arrival_us.unwrap_or(started) + bound.as_micros() as i64;
+            if let Some(d) = deadline_ms {
+                until = until.min(d as i64 * 1000 - WAIT_RESERVE.as_micros() as i64);
+            }
+            let names: Vec<String> = tables.iter().map(|t| t.to_string()).collect();
+            // Sleep and re-read the registry; rebuild the batch only once a declaration is there.
+            loop {
+                let now = now_us();
+                if now >= until {
+                    tracing::warn!(tables = %names.join(", "), waited_ms = (now - started) / 1000,
+                        "no declared schema arrived within CDC_AWAIT_TABLE_DEF_SECS (or the function's time); inferring types from values. Enable IncludeControlDetails on the DMS endpoint or run `cdc-sink schema import`");
+                    inv.inferred_without_declaration = tables.len() as u64;
+                    break 'build None;
+                }
+                if !waited {
+                    tracing::info!(tables = %names.join(", "), "waiting for the tables' declared schemas (create-table of another shard, or schema import)");
+                    waited = true;
+                }
+                let pause = Duration::from_micros((until - now) as u64).min(WAIT_POLL);
+                tokio::time::sleep(pause).await;
+                if self.registry.refresh(&self.sink, &tables).await? {
+                    continue 'build;
                 }
             }
         };

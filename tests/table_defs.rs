@@ -80,8 +80,10 @@ fn race_events(w: &Workload) -> Vec<Vec<Vec<u8>>> {
 /// Runs each shard's events through its own handler (one Lambda per shard), concurrently;
 /// shard `s` starts after `start[s]` and pauses up to `jitter_ms` between events.
 async fn run_shards(dir: &Path, shards: &[Vec<Vec<u8>>], start: &[Duration], seed: u64) -> u64 {
-    let mut cfg = Config::default();
-    cfg.await_table_def = Duration::from_secs(60);
+    let cfg = Config {
+        await_table_def: Duration::from_secs(60),
+        ..Config::default()
+    };
     let mut tasks = Vec::new();
     for (s, events) in shards.iter().enumerate() {
         let h = Arc::new(Handler::new(cfg.clone(), String::new(), LocalDir::new(dir)));
@@ -214,8 +216,10 @@ async fn shard_race_ends_with_declared_types_in_every_order() {
 #[tokio::test]
 async fn past_the_bound_types_are_inferred_and_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::default();
-    cfg.await_table_def = Duration::from_secs(1);
+    let cfg = Config {
+        await_table_def: Duration::from_secs(1),
+        ..Config::default()
+    };
     let h = Handler::new(cfg, String::new(), LocalDir::new(dir.path()));
     let mut event: Value = serde_json::from_slice(&make_event(
         "shardId-000000000000",

@@ -2,7 +2,7 @@
 
 use super::{open_sink, table_arg, PipelineFlags};
 use crate::change::TableId;
-use crate::schema::registry::{accept_pending, apply_override, Registered};
+use crate::schema::registry::{accept_pending, apply_override, Accepted, Registered};
 use crate::schema::store::{MemoryStore, SchemaStore};
 use crate::schema::sync::{list_registered, SchemaRegistry};
 use crate::schema::{Column, ColumnType, TableSchema, TypeSource};
@@ -75,10 +75,10 @@ pub enum SchemaCommand {
 }
 
 /// What `--accept-pending` changed, and what that means for files already written.
-fn accept_warning(id: &TableId, out: &str, changed: &[(String, String, String)]) -> String {
+fn accept_warning(id: &TableId, out: &str, changed: &[Accepted]) -> String {
     let cols: Vec<String> = changed
         .iter()
-        .map(|(c, old, new)| format!("{c} {old} -> {new}"))
+        .map(|a| format!("{} {} -> {}", a.column, a.from, a.to))
         .collect();
     format!(
         "warning: {id}: applied {}. Files already written keep their old types, and Athena \

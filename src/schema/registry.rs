@@ -281,11 +281,19 @@ pub fn apply_override(current: Option<&Registered>, t: &TableId, o: &TableSchema
     reg
 }
 
+/// A column whose type `schema set --accept-pending` changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub column: String,
+    /// The type files already written hold.
+    pub from: String,
+    pub to: String,
+}
+
 /// Applies every pending declaration (the most trusted one per column), on purpose: the
 /// columns take the declared types even where files already written hold another type.
-/// Returns the new version and the columns changed as (name, old type, new type), or `None`
-/// when nothing is pending.
-pub fn accept_pending(current: &Registered) -> Option<(Registered, Vec<(String, String, String)>)> {
+/// Returns the new version and the columns changed, or `None` when nothing is pending.
+pub fn accept_pending(current: &Registered) -> Option<(Registered, Vec<Accepted>)> {
     if current.pending.is_empty() {
         return None;
     }
@@ -295,10 +303,7 @@ pub fn accept_pending(current: &Registered) -> Option<(Registered, Vec<(String, 
     let mut changes = Vec::new();
     let mut changed = Vec::new();
     for p in pending {
-        if changed
-            .iter()
-            .any(|(n, _, _): &(String, String, String)| *n == p.column)
-        {
+        if changed.iter().any(|a: &Accepted| a.column == p.column) {
             continue;
         }
         let Some(rc) = reg.column_mut(&p.column) else {
@@ -311,7 +316,11 @@ pub fn accept_pending(current: &Registered) -> Option<(Registered, Vec<(String, 
             p.ty,
             p.source.label()
         ));
-        changed.push((p.column.clone(), rc.ty.clone(), p.ty.clone()));
+        changed.push(Accepted {
+            column: p.column.clone(),
+            from: rc.ty.clone(),
+            to: p.ty.clone(),
+        });
         rc.ty = p.ty;
         rc.source = p.source;
     }
@@ -442,11 +451,11 @@ mod tests {
         let (v3, changed) = accept_pending(&v2).unwrap();
         assert_eq!(
             changed,
-            [(
-                "total".to_string(),
-                "decimal(10,2)".to_string(),
-                "double".to_string()
-            )]
+            [Accepted {
+                column: "total".into(),
+                from: "decimal(10,2)".into(),
+                to: "double".into()
+            }]
         );
         assert_eq!((v3.columns[1].ty.as_str(), v3.pending.len()), ("double", 0));
         assert_eq!(v3.version, v2.version + 1);

@@ -202,16 +202,19 @@ impl SchemaRegistry {
     }
 
     /// Re-reads the given tables' documents (a waiting batch looks for declarations that other
-    /// writers published meanwhile).
+    /// writers published meanwhile); true when at least one of them is registered now.
     pub async fn refresh<St: SchemaStore>(
         &self,
         store: &St,
         tables: &[TableId],
-    ) -> Result<(), RegistryError> {
+    ) -> Result<bool, RegistryError> {
         for t in tables {
             self.fetch(store, t).await?;
         }
-        Ok(())
+        let cache = self.cache();
+        Ok(tables
+            .iter()
+            .any(|t| cache.get(t).is_some_and(|c| c.doc.is_some())))
     }
 
     /// Like [`Self::build`], but with `infer_new == false` a batch holding rows of a table that
