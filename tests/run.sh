@@ -36,6 +36,14 @@ if ! s3s-fs --version 2>/dev/null | grep -q "0.14.1"; then
   cargo install s3s-fs@0.14.1 --features binary --locked
 fi
 
+# PostgreSQL 15 for the schema import round trip (tests/postgres.rs starts its own server on
+# 127.0.0.1 as the postgres user, with a temporary data directory, and stops it). Part of the
+# machine image; installed here only if missing.
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && [ -z "${CDC_TEST_PG_URL:-}" ]; then
+  step "installing PostgreSQL 15 (apt-get)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 openssl >/dev/null
+fi
+
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -85,7 +93,7 @@ cargo build --release --all-targets --locked
 #    reads, cargo-lambda.
 step "README quick start"
 rm -rf out
-cargo run --release -- replay test-input/kinesis_test_input.json --out out/
+cargo run --release -- replay test-input/full_load.json test-input/kinesis_test_input.json --out out/
 rm -rf out
 step "README: Athena DDL from a lake with the full load"
 rm -rf lake ddl
@@ -125,7 +133,7 @@ if ! cargo test --release --locked -- --test-threads 2 --nocapture >"$LOG" 2>&1;
   echo "cargo test failed; full output in $LOG"
   exit 1
 fi
-grep -E "^(recover:|recover |redrive:|faults |simulator:|corpus:|large event:|oracle:|registry:|fuzz regressions:|fuzz mutations:)|^test result" "$LOG"
+grep -E "^(recover:|recover |redrive:|faults |simulator:|corpus:|large event:|oracle:|registry:|fuzz regressions:|fuzz mutations:|postgres types:|shard race:)|^test result" "$LOG"
 
 step "README: the benchmark harness (a short run, to keep it working)"
 cargo run --release -- bench --iterations 2 | tail -4
