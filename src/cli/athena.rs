@@ -8,7 +8,9 @@ use std::path::PathBuf;
 #[derive(Subcommand)]
 pub enum AthenaCommand {
     /// Print CREATE EXTERNAL TABLE (with partition projection) and the <table>_changes and
-    /// <table>_current views for every table registered under --out.
+    /// <table>_current views for every table registered under --out. The format and
+    /// partitioning come from the lake's layout document ({prefix}/_layout.json); the flags
+    /// below only serve lakes that have none.
     Ddl {
         /// Where the lake is (its registry is read): a directory, or s3://bucket/prefix.
         #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
@@ -39,7 +41,7 @@ pub async fn run(cmd: AthenaCommand) -> Result<(), String> {
         split,
         pipeline,
     } = cmd;
-    let cfg = pipeline.config()?;
+    let mut cfg = pipeline.config()?;
     if crate::time::parse_date(&since).is_none() {
         return Err(format!("--since {since:?} is not a date (YYYY-MM-DD)"));
     }
@@ -54,6 +56,18 @@ pub async fn run(cmd: AthenaCommand) -> Result<(), String> {
         }
     };
     let (sink, prefix) = open_sink(&out).await?;
+    // The lake's own layout wins over the flags, which only serve lakes written before
+    // layouts were recorded.
+    match crate::layout::read(&sink, &prefix)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(layout) => layout.apply(&mut cfg),
+        None => eprintln!(
+            "note: {out} records no layout (_layout.json); using {}",
+            crate::layout::Layout::of(&cfg)
+        ),
+    }
     let docs = list_registered(&sink, &prefix)
         .await
         .map_err(|e| e.to_string())?;
