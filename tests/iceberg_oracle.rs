@@ -168,6 +168,11 @@ async fn manifest(seed: u64, base: &Path) -> Value {
     let days = days(&lake);
     let mut windows = vec![("all".to_string(), Window::All)];
     windows.extend(days.iter().map(|d| (d.clone(), Window::Since(d.clone()))));
+    // Single days: a window with an older change of a key and without its newer ones.
+    windows.extend(
+        days.iter()
+            .map(|d| (format!("only {d}"), Window::Range(d.clone(), d.clone()))),
+    );
     let tables: Vec<Value> = tables
         .iter()
         .zip(&wide)

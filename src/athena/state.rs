@@ -133,6 +133,9 @@ pub(crate) fn newer(a: &str, b: &str) -> String {
 pub enum Window {
     /// Partitions from this day (`YYYY-MM-DD`) on.
     Since(String),
+    /// Partitions from the first day to the second, both included (`YYYY-MM-DD`), for
+    /// backfills of a range: it may hold an older change of a key without its newer ones.
+    Range(String, String),
     /// Partitions from `current_date` minus this many days on (evaluated by Athena).
     LastDays(u32),
     /// Every change (a full rebuild).
@@ -144,6 +147,16 @@ pub enum Window {
 pub(crate) fn window_predicate(w: &Window, o: &DdlOptions) -> String {
     let day = match w {
         Window::All => return "TRUE".into(),
+        Window::Range(from, to) if o.partition == Partitioning::None => {
+            return format!(
+                "\"cdc_arrival_ts\" >= CAST(CAST({} AS date) AS timestamp) AND \"cdc_arrival_ts\" < CAST(CAST({} AS date) + INTERVAL '1' DAY AS timestamp)",
+                literal(from),
+                literal(to)
+            )
+        }
+        Window::Range(from, to) => {
+            return format!("\"dt\" BETWEEN {} AND {}", literal(from), literal(to))
+        }
         Window::Since(d) => literal(d),
         Window::LastDays(n) => {
             format!("date_format(current_date - INTERVAL '{n}' DAY, '%Y-%m-%d')")

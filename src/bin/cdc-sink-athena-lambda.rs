@@ -42,7 +42,10 @@ async fn main() -> Result<(), Error> {
                 error = r.error.as_deref().unwrap_or(""), "athena sync");
         }
         if failed > 0 {
-            return Err(Error::from(format!("{failed} of {} objects failed", reports.len())));
+            return Err(Error::from(format!(
+                "{failed} of {} objects failed",
+                reports.len()
+            )));
         }
         Ok::<_, Error>(serde_json::json!({"objects": reports.len()}))
     }))

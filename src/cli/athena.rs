@@ -42,6 +42,9 @@ pub struct WindowFlags {
     /// Merge the changes of partitions from this day on (YYYY-MM-DD), for backfills.
     #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "all")]
     since: Option<String>,
+    /// With --since: merge only partitions up to this day (included).
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "since")]
+    until: Option<String>,
     /// Merge every change (a full rebuild; scans the whole lake).
     #[arg(long)]
     all: bool,
@@ -56,6 +59,14 @@ impl WindowFlags {
         if let Some(d) = &self.since {
             if crate::time::parse_date(d).is_none() {
                 return Err(format!("--since {d:?} is not a date (YYYY-MM-DD)"));
+            }
+            if let Some(u) = &self.until {
+                if crate::time::parse_date(u).is_none() || u < d {
+                    return Err(format!(
+                        "--until {u:?} is not a date (YYYY-MM-DD) on or after --since {d}"
+                    ));
+                }
+                return Ok(Window::Range(d.clone(), u.clone()));
             }
             return Ok(Window::Since(d.clone()));
         }

@@ -94,9 +94,21 @@ def key_of(v):
     return tuple((x is not None, x) for x in v)
 
 
-def versions(con, db, table, since):
+def window_where(window):
+    if window == "all":
+        return "TRUE"
+    if window.startswith("only "):
+        return f"dt = '{window[5:]}'"
+    return f"dt >= '{window}'"
+
+
+def window_start(window, days):
+    return days[0] if window == "all" else window.removeprefix("only ")
+
+
+def versions(con, db, table, window):
     """The row versions of the window's changes: a second, plain implementation of the rule."""
-    where = "TRUE" if since is None else f"dt >= '{since}'"
+    where = window_where(window)
     cur = con.execute(
         f'SELECT DISTINCT ON (cdc_shard, cdc_seq) *, coalesce(cdc_commit_ts, cdc_dms_ts) AS cdc_order_ts FROM "{db}"."{table}" WHERE {where}'
     )
@@ -208,7 +220,7 @@ def run_seed(m, workdir, ck):
             ck.duplicate_keys += total - keys
             con.execute(to_duckdb(t["merge"][window]))
             ck.merges += 1
-            merged[table] += versions(con, db, table, None if window == "all" else window)
+            merged[table] += versions(con, db, table, window)
             if check_state:
                 want = {k: (g, None if g else canonical(r)) for k, (_, r, g) in fold(merged[table]).items()}
                 ck.same(f"seed {m['seed']} {table} state after MERGE {window}", read_state(catalog, db, table + "_state"), want)
@@ -226,8 +238,8 @@ def run_seed(m, workdir, ck):
                 con.execute(to_duckdb(t["changes_view"]))
                 con.execute(to_duckdb(t["current_history_view"]))
                 for _ in range(rnd.randint(2, 4)):
-                    window = rnd.choice(["all"] + days)
-                    start = days[0] if window == "all" else window
+                    window = rnd.choice(list(t["merge"]))
+                    start = window_start(window, days)
                     if last_start is not None and start < last_start:
                         ck.late_merges += 1
                     last_start = start
@@ -241,8 +253,8 @@ def run_seed(m, workdir, ck):
         for t in m["tables"]:
             merge(con, t, "all")
             for _ in range(rnd.randint(4, 7)):
-                window = rnd.choice(["all"] + days)
-                start = days[0] if window == "all" else window
+                window = rnd.choice(list(t["merge"]))
+                start = window_start(window, days)
                 if start < last_start:
                     ck.late_merges += 1
                 last_start = start
@@ -261,7 +273,7 @@ def run_seed(m, workdir, ck):
             after = con.execute(f"SELECT count(*) FROM {name} WHERE cdc_deleted").fetchone()[0]
             ck.tombstones_purged += before - after
             for _ in range(2):
-                merge(con, t, last_day, check_state=False)
+                merge(con, t, rnd.choice([last_day, "only " + last_day]), check_state=False)
                 ck.same(f"seed {m['seed']} {t['athena_table']} _current after purge", current(t, "current_view", last_day), t["truth"])
 
         con.close()
