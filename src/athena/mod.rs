@@ -65,7 +65,7 @@ pub struct TableDdl {
 impl TableDdl {
     /// True when the table has a known primary key (state table, MERGE, `_current`).
     pub fn has_key(&self) -> bool {
-        !self.state_table.starts_with("--")
+        state::key_columns(&self.registered, &self.columns).is_some()
     }
 }
 
