@@ -86,7 +86,7 @@ if ! cargo test --release --locked -- --test-threads 2 --nocapture >"$LOG" 2>&1;
   echo "cargo test failed; full output in $LOG"
   exit 1
 fi
-grep -E "^(faults |simulator:|corpus:|large event:|oracle:|registry:|fuzz regressions:|fuzz mutations:)|^test result" "$LOG"
+grep -E "^(faults |simulator:|corpus:|large event:|oracle:|iceberg oracle:|athena runner \(moto\):|registry:|fuzz regressions:|fuzz mutations:)|^test result" "$LOG"
 
 step "README: the benchmark harness (a short run, to keep it working)"
 cargo run --release -- bench --iterations 2 | tail -4
