@@ -71,6 +71,8 @@ rm -rf lake ddl
 cargo run --release -- replay test-input/full_load.json test-input/kinesis_test_input.json --out lake/ 2>/dev/null
 cargo run --release -- athena ddl --out lake/ --location s3://my-cdc-lake/cdc --database cdc_lake --split ddl/ > /dev/null
 ls ddl/*public__orders_current.sql
+cargo run --release -- athena merge --out lake/ --location s3://my-cdc-lake/cdc --since 2025-11-01 \
+  --purge-tombstones-days 7 --optimize --vacuum | grep -c "^MERGE INTO"
 rm -rf lake ddl
 step "README: the generator"
 SIM=$(mktemp -d)
