@@ -128,6 +128,14 @@ pub async fn run(
     let docs = list_registered(sink, &s.prefix)
         .await
         .map_err(|e| e.to_string())?;
+    // The lake's own layout wins over the environment.
+    let mut config = s.config.clone();
+    if let Some(layout) = crate::layout::read(sink, &s.prefix)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        layout.apply(&mut config);
+    }
     let location = if s.prefix.is_empty() {
         format!("s3://{}", s.bucket.bucket)
     } else {
@@ -136,9 +144,9 @@ pub async fn run(
     let o = DdlOptions {
         database: s.database.clone(),
         location,
-        format: s.config.format,
-        compression: s.config.compression,
-        partition: s.config.partition,
+        format: config.format,
+        compression: config.compression,
+        partition: config.partition,
         since: "2020-01-01".into(),
     };
     let tables = ddl_with_tail(&docs, &o, s.tail_days)?;

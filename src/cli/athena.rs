@@ -99,7 +99,8 @@ pub struct MaintenanceFlags {
 pub enum AthenaCommand {
     /// Print CREATE EXTERNAL TABLE (with partition projection), the Iceberg state tables and the
     /// <table>_changes, <table>_current and <table>_current_history views for every table
-    /// registered under --out.
+    /// registered under --out. The format and partitioning come from the lake's layout document
+    /// ({prefix}/_layout.json); the flags only serve lakes that have none.
     Ddl {
         #[command(flatten)]
         lake: LakeFlags,
@@ -307,7 +308,7 @@ fn numbered(statements: &[Statement]) -> Vec<(String, String)> {
 }
 
 async fn load(lake: &LakeFlags) -> Result<(Vec<TableDdl>, DdlOptions), String> {
-    let cfg = lake.pipeline.config()?;
+    let mut cfg = lake.pipeline.config()?;
     if crate::time::parse_date(&lake.projection_since).is_none() {
         return Err(format!(
             "--projection-since {:?} is not a date (YYYY-MM-DD)",
@@ -326,6 +327,18 @@ async fn load(lake: &LakeFlags) -> Result<(Vec<TableDdl>, DdlOptions), String> {
         }
     };
     let (sink, prefix) = open_sink(out).await?;
+    // The lake's own layout wins over the flags, which only serve lakes written before
+    // layouts were recorded.
+    match crate::layout::read(&sink, &prefix)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(layout) => layout.apply(&mut cfg),
+        None => eprintln!(
+            "note: {out} records no layout (_layout.json); using {}",
+            crate::layout::Layout::of(&cfg)
+        ),
+    }
     let docs = list_registered(&sink, &prefix)
         .await
         .map_err(|e| e.to_string())?;
