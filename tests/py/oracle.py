@@ -1,4 +1,5 @@
-"""Runs the generated Athena views on a cdc-sink lake with DuckDB and prints what they return.
+"""Runs the generated Athena views (`_changes`, `_current_history`) on a cdc-sink lake with
+DuckDB and prints what they return (tests/py/iceberg_oracle.py runs the state-table `_current`).
 
 The external table is emulated with read_parquet over the table's folder (Hive partitions,
 partition values as strings, columns by name as Athena reads Parquet); the views are the
@@ -33,7 +34,7 @@ def main(manifest_path):
         changes = con.execute(
             f'SELECT count(*), count(DISTINCT (cdc_shard, cdc_seq)) FROM "{db}"."{t["athena_table"]}_changes"'
         ).fetchone()
-        cur = con.execute(f'SELECT * FROM "{db}"."{t["athena_table"]}_current"')
+        cur = con.execute(f'SELECT * FROM "{db}"."{t["athena_table"]}_current_history"')
         cols = [d[0] for d in cur.description]
         rows = sorted((canonical(dict(zip(cols, r))) for r in cur.fetchall()), key=lambda r: r["id"])
         out[t["key"]] = {"changes": changes[0], "distinct_changes": changes[1], "current": rows}
