@@ -102,6 +102,9 @@ pub struct Config {
     /// Threads that encode a batch's objects (`CDC_ENCODE_THREADS`); 0 means every core the
     /// process may use. The objects are the same whatever the count.
     pub encode_threads: usize,
+    /// How long rows of a table with no registered schema wait for its declaration (another
+    /// shard's `create-table`), counted from the records' arrival; zero infers at once.
+    pub await_table_def: std::time::Duration,
 }
 
 impl Default for Config {
@@ -114,12 +117,16 @@ impl Default for Config {
             before_image_key: "before-image".to_string(),
             schema_refresh: std::time::Duration::from_secs(DEFAULT_SCHEMA_REFRESH_SECS),
             encode_threads: 0,
+            await_table_def: std::time::Duration::from_secs(DEFAULT_AWAIT_TABLE_DEF_SECS),
         }
     }
 }
 
 /// Default of `CDC_SCHEMA_REFRESH_SECS`.
 pub const DEFAULT_SCHEMA_REFRESH_SECS: u64 = 60;
+
+/// Default of `CDC_AWAIT_TABLE_DEF_SECS`: half the template's default 120 s function timeout.
+pub const DEFAULT_AWAIT_TABLE_DEF_SECS: u64 = 60;
 
 /// Environment variable names, shared by the Lambda, the CLI's flag fallbacks and `.env.example`.
 pub mod env {
@@ -138,6 +145,7 @@ pub mod env {
     pub const METRICS_NAMESPACE: &str = "CDC_METRICS_NAMESPACE";
     pub const SCHEMA_REFRESH_SECS: &str = "CDC_SCHEMA_REFRESH_SECS";
     pub const ENCODE_THREADS: &str = "CDC_ENCODE_THREADS";
+    pub const AWAIT_TABLE_DEF_SECS: &str = "CDC_AWAIT_TABLE_DEF_SECS";
 
     /// Every variable cdc-sink reads (documented in `.env.example` and the README).
     pub const ALL: &[&str] = &[
@@ -156,6 +164,7 @@ pub mod env {
         METRICS_NAMESPACE,
         SCHEMA_REFRESH_SECS,
         ENCODE_THREADS,
+        AWAIT_TABLE_DEF_SECS,
         "AWS_ENDPOINT_URL_S3",
         "RUST_LOG",
     ];
@@ -234,6 +243,18 @@ impl Config {
         }
         if let Some(v) = get(env::ENCODE_THREADS) {
             cfg.encode_threads = parse_encode_threads(&v)?;
+        }
+        if let Some(v) = get(env::AWAIT_TABLE_DEF_SECS) {
+            match v.trim().parse::<u64>() {
+                Ok(n) if n <= 900 => cfg.await_table_def = std::time::Duration::from_secs(n),
+                _ => {
+                    return Err(ConfigError {
+                        name: env::AWAIT_TABLE_DEF_SECS.into(),
+                        value: v,
+                        why: "accepted: an integer number of seconds from 0 (off) to 900 (Lambda's longest timeout)".into(),
+                    })
+                }
+            }
         }
         Ok(cfg)
     }
@@ -331,6 +352,10 @@ mod tests {
         assert_eq!(e.name, "CDC_SCHEMA_REFRESH_SECS");
         let cfg = from(&[(env::SCHEMA_REFRESH_SECS, "5")]).unwrap();
         assert_eq!(cfg.schema_refresh, std::time::Duration::from_secs(5));
+        let e = from(&[(env::AWAIT_TABLE_DEF_SECS, "-1")]).unwrap_err();
+        assert_eq!(e.name, "CDC_AWAIT_TABLE_DEF_SECS");
+        let cfg = from(&[(env::AWAIT_TABLE_DEF_SECS, "0")]).unwrap();
+        assert!(cfg.await_table_def.is_zero());
         let e = from(&[(env::BEFORE_IMAGE_KEY, "data")]).unwrap_err();
         assert_eq!(e.name, "CDC_BEFORE_IMAGE_KEY");
     }

@@ -25,8 +25,23 @@ if [ "$(cat "$SAM_VENV/.installed" 2>/dev/null)" != "aws-sam-cli" ]; then
   "$SAM_VENV/bin/pip" install -q --disable-pip-version-check aws-sam-cli
   echo aws-sam-cli > "$SAM_VENV/.installed"
 fi
+# Spark 3.5 beside the main venv's Spark 4 (two pysparks cannot share a venv); both need Java.
+SPARK35_VENV=$TOOLS/spark35-venv
+want35=$(sha256sum tests/requirements-spark35.txt | cut -c1-16)
+if [ "$(cat "$SPARK35_VENV/.installed" 2>/dev/null)" != "$want35" ]; then
+  step "installing pyspark 3.5 into $SPARK35_VENV"
+  python3 -m venv "$SPARK35_VENV"
+  "$SPARK35_VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements-spark35.txt
+  echo "$want35" > "$SPARK35_VENV/.installed"
+fi
+if ! java -version >/dev/null 2>&1; then
+  step "installing a Java runtime for pyspark (apt-get)"
+  apt-get update -qq && apt-get install -y -qq default-jre-headless >/dev/null
+fi
 export PATH="$VENV/bin:$PATH"
 export CDC_TEST_PYTHON="$VENV/bin/python"
+export CDC_TEST_SPARK35_PYTHON="$SPARK35_VENV/bin/python"
+export SPARK_LOCAL_IP=127.0.0.1
 
 # 2. s3s-fs, the S3-compatible server the tests use (moto 5.2.1 breaks the SDK's multipart
 #    upload), from crates.io; then one instance on 127.0.0.1 for the whole run (bounded
@@ -34,6 +49,14 @@ export CDC_TEST_PYTHON="$VENV/bin/python"
 if ! s3s-fs --version 2>/dev/null | grep -q "0.14.1"; then
   step "installing s3s-fs 0.14.1 (cargo install, about 2 minutes)"
   cargo install s3s-fs@0.14.1 --features binary --locked
+fi
+
+# PostgreSQL 15 for the schema import round trip (tests/postgres.rs starts its own server on
+# 127.0.0.1 as the postgres user, with a temporary data directory, and stops it). Part of the
+# machine image; installed here only if missing.
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && [ -z "${CDC_TEST_PG_URL:-}" ]; then
+  step "installing PostgreSQL 15 (apt-get)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 openssl >/dev/null
 fi
 
 PIDS=()
@@ -85,13 +108,15 @@ cargo build --release --all-targets --locked
 #    reads, cargo-lambda.
 step "README quick start"
 rm -rf out
-cargo run --release -- replay test-input/kinesis_test_input.json --out out/
+cargo run --release -- replay test-input/full_load.json test-input/kinesis_test_input.json --out out/
 rm -rf out
 step "README: Athena DDL from a lake with the full load"
 rm -rf lake ddl
 cargo run --release -- replay test-input/full_load.json test-input/kinesis_test_input.json --out lake/ 2>/dev/null
 cargo run --release -- athena ddl --out lake/ --location s3://my-cdc-lake/cdc --database cdc_lake --split ddl/ > /dev/null
 ls ddl/*public__orders_current.sql
+cargo run --release -- athena merge --out lake/ --location s3://my-cdc-lake/cdc --since 2025-11-01 \
+  --purge-tombstones-days 7 --optimize --vacuum | grep -c "^MERGE INTO"
 rm -rf lake ddl
 step "README: the generator"
 SIM=$(mktemp -d)
@@ -117,6 +142,16 @@ FAILED_BATCH_QUEUE_URL=$(AWS_ENDPOINT_URL_KINESIS=$CDC_TEST_KINESIS_ENDPOINT AWS
 )
 rm -f failures.jsonl
 
+step "README: what _current reads against _current_history (a small lake; the README's figures come from ~1M changes)"
+SIM=$(mktemp -d)
+cargo run --release -- generate --out "$SIM" --seed 3 --tables 2 --transactions 3000 --records-per-event 500 > /dev/null
+cargo run --release -- replay "$SIM"/events/*.json --out "$SIM/lake" > /dev/null 2>&1
+cargo run --release -- athena ddl --out "$SIM/lake" --location s3://my-cdc-lake/cdc --split "$SIM/ddl" > /dev/null 2>&1
+cargo run --release -- athena merge --out "$SIM/lake" --location s3://my-cdc-lake/cdc --all > "$SIM/merge.sql"
+mkdir "$SIM/work"
+"$VENV/bin/python" tests/py/measure_current.py "$SIM/lake" "$SIM/ddl" "$SIM/merge.sql" "$SIM/work" | sed 's/^/current vs history: /'
+rm -rf "$SIM"
+
 step "cargo test"
 # --nocapture: the fault, simulator, corpus and oracle tests print one summary line each.
 LOG="$TOOLS/cargo-test.log"
@@ -125,7 +160,7 @@ if ! cargo test --release --locked -- --test-threads 2 --nocapture >"$LOG" 2>&1;
   echo "cargo test failed; full output in $LOG"
   exit 1
 fi
-grep -E "^(recover:|recover |redrive:|faults |simulator:|corpus:|large event:|oracle:|registry:|fuzz regressions:|fuzz mutations:)|^test result" "$LOG"
+grep -E "^(recover:|recover |redrive:|faults |simulator:|corpus:|large event:|oracle:|iceberg oracle:|athena runner \(moto\):|registry:|fuzz regressions:|fuzz mutations:|postgres types:|shard race:|spark:|spark 3.5:|jsonl:)|^test result" "$LOG"
 
 step "README: the benchmark harness (a short run, to keep it working)"
 cargo run --release -- bench --iterations 2 | grep -E "^(many-table ratio|thread scaling|invocation against|peak RSS|cold start)"

@@ -22,7 +22,15 @@ async fn init() -> Result<Handler<S3Sink>, String> {
     let sink = S3Sink::connect(&s3).await;
     tracing::info!(bucket = %s3.bucket, prefix = %prefix, format = %config.format, compression = %config.compression,
         partition = %config.partition, partition_time = %config.partition_time, "cdc-sink initialised");
-    Ok(Handler::new(config, prefix, sink))
+    let handler = Handler::new(config, prefix, sink);
+    // A lake laid out differently refuses this function before its first event.
+    if let Err(e) = handler.check_layout().await {
+        if matches!(e, cdc_sink::layout::LayoutError::Mismatch { .. }) {
+            return Err(e.to_string());
+        }
+        tracing::warn!(error = %e, "could not read the lake's layout document; it is checked again before the first write");
+    }
+    Ok(handler)
 }
 
 /// Reports a failed init to the Lambda Runtime API (`/runtime/init/error`), so the function's
@@ -99,7 +107,9 @@ async fn main() -> Result<(), Error> {
                 );
                 return Ok::<_, Error>(response);
             }
-            let (response, inv): (KinesisEventResponse, _) = handler.handle(payload).await?;
+            let (response, inv): (KinesisEventResponse, _) = handler
+                .handle_until(payload, Some(event.context.deadline))
+                .await?;
             let c = &inv.counts;
             tracing::info!(
                 records = c.records,
@@ -116,6 +126,8 @@ async fn main() -> Result<(), Error> {
                 duration_ms = inv.duration_ms,
                 iterator_age_ms = inv.iterator_age_ms,
                 failed = inv.failed,
+                table_def_wait_ms = inv.table_def_wait_ms,
+                inferred_without_declaration = inv.inferred_without_declaration,
                 "invocation summary"
             );
             let ts = SystemTime::now()

@@ -3,7 +3,7 @@
 use super::{open_sink, PipelineFlags};
 use crate::change::Counts;
 use crate::pipeline::write_batch;
-use crate::schema::sync::SchemaRegistry;
+use crate::schema::sync::{Built, SchemaRegistry};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -29,28 +29,71 @@ pub async fn run(args: ReplayArgs) -> Result<(), String> {
         }
     }
     let (sink, prefix) = open_sink(&args.out).await?;
+    // The lake's layout first: a replay configured differently stops before writing anything.
+    crate::layout::ensure(&sink, &prefix, &cfg, &args.out)
+        .await
+        .map_err(|e| e.to_string())?;
     let registry = SchemaRegistry::new(&prefix, cfg.schema_refresh);
     let mut total = Counts::default();
+    // As Lambda would: an event whose tables nobody declared yet waits (with the rest of its
+    // shard, which Lambda would not deliver meanwhile) until the other events have run; those
+    // may hold the `create-table` records. Only what is still undeclared then is inferred.
+    let mut pending: Vec<(&PathBuf, Vec<u8>, String)> = Vec::new();
     for path in &args.events {
         let bytes =
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let (batch, report) = registry
-            .build(&sink, &bytes, &cfg)
-            .await
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        for change in report.changes.iter().chain(&report.notes) {
-            eprintln!("  schema: {change}");
+        let shard = shard_of(&bytes);
+        pending.push((path, bytes, shard));
+    }
+    let mut infer = cfg.await_table_def.is_zero();
+    while !pending.is_empty() {
+        let mut deferred = Vec::new();
+        let mut blocked: Vec<String> = Vec::new();
+        let mut progress = false;
+        for (path, bytes, shard) in pending {
+            if blocked.contains(&shard) {
+                deferred.push((path, bytes, shard));
+                continue;
+            }
+            let built = registry
+                .build_with(&sink, &bytes, &cfg, infer)
+                .await
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let (batch, report) = match built {
+                Built::Ready(batch, report) => (batch, report),
+                Built::Undeclared { tables, .. } => {
+                    let names: Vec<String> = tables.iter().map(|t| t.to_string()).collect();
+                    eprintln!(
+                        "{}: deferred: no declared schema yet for {} (waiting for their create-table in the other events)",
+                        path.display(),
+                        names.join(", ")
+                    );
+                    blocked.push(shard.clone());
+                    deferred.push((path, bytes, shard));
+                    continue;
+                }
+            };
+            progress = true;
+            for change in report.changes.iter().chain(&report.notes) {
+                eprintln!("  schema: {change}");
+            }
+            write_batch(&batch, &sink).await.map_err(|e| {
+                format!("{}: {e}\n(nothing is lost: replaying the same events again overwrites the same keys)", path.display())
+            })?;
+            println!("{}: {}", path.display(), batch.counts);
+            for (code, n) in &batch.quarantine_reasons {
+                eprintln!(
+                    "  quarantined {n} x {code} (see _quarantine/ for each record and its reason)"
+                );
+            }
+            total.accumulate(&batch.counts);
         }
-        write_batch(&batch, &sink).await.map_err(|e| {
-            format!("{}: {e}\n(nothing is lost: replaying the same events again overwrites the same keys)", path.display())
-        })?;
-        println!("{}: {}", path.display(), batch.counts);
-        for (code, n) in &batch.quarantine_reasons {
-            eprintln!(
-                "  quarantined {n} x {code} (see _quarantine/ for each record and its reason)"
-            );
+        if !progress && !deferred.is_empty() {
+            // Nothing else can declare these tables: infer, as the Lambda does past its bound.
+            eprintln!("no declaration arrived for the deferred events' tables: inferring their types from values (enable IncludeControlDetails on the DMS endpoint, or run `cdc-sink schema import`)");
+            infer = true;
         }
-        total.accumulate(&batch.counts);
+        pending = deferred;
     }
     if args.events.len() > 1 {
         println!("total: {total}");
@@ -67,4 +110,15 @@ pub(crate) fn own_peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The shard of an event's first record (events of one shard are delivered in order).
+fn shard_of(event: &[u8]) -> String {
+    crate::kinesis::parse_event(event)
+        .ok()
+        .and_then(|r| {
+            r.first()
+                .and_then(|r| r.shard.as_deref().map(str::to_string))
+        })
+        .unwrap_or_default()
 }

@@ -22,19 +22,55 @@ use crate::change::TableId;
 pub enum TypeSource {
     /// Set by the user (`cdc-sink schema set`).
     Override,
+    /// From the source database's own catalog (`cdc-sink schema import`).
+    Catalog,
     /// From a DMS `create-table` control record's `table-def`.
     TableDef,
     /// Inferred from the first non-null value seen.
     Inferred,
 }
 
+impl TypeSource {
+    /// Lower is more trusted: override, catalog, table-def, inference.
+    pub fn rank(self) -> u8 {
+        match self {
+            TypeSource::Override => 0,
+            TypeSource::Catalog => 1,
+            TypeSource::TableDef => 2,
+            TypeSource::Inferred => 3,
+        }
+    }
+
+    /// The name used in history entries and messages (the document's spelling).
+    pub fn label(self) -> &'static str {
+        match self {
+            TypeSource::Override => "override",
+            TypeSource::Catalog => "catalog",
+            TypeSource::TableDef => "table-def",
+            TypeSource::Inferred => "inferred",
+        }
+    }
+}
+
 /// One column of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
+    /// The name the lake's files and tables use.
     pub name: String,
     pub ty: ColumnType,
     pub nullable: bool,
     pub source: TypeSource,
+    /// The source's own name (the DMS field name), when the column is written under another
+    /// name: a clash with a lineage or partition column, or with another column's name in
+    /// another case (see [`crate::columns::column_name`]).
+    pub renamed_from: Option<String>,
+}
+
+impl Column {
+    /// The name DMS uses for the column.
+    pub fn source_name(&self) -> &str {
+        self.renamed_from.as_deref().unwrap_or(&self.name)
+    }
 }
 
 /// A table's columns in order, and its primary key when known.
@@ -45,8 +81,14 @@ pub struct TableSchema {
 }
 
 impl TableSchema {
+    /// A column by the name the lake uses.
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// A column by the name DMS uses for it.
+    pub fn column_by_source(&self, source_name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.source_name() == source_name)
     }
 }
 

@@ -182,6 +182,9 @@ pub fn dms_create_table(
 pub async fn replay_registered(dir: &Path, events: &[Vec<u8>]) -> Vec<Batch> {
     let sink = cdc_sink::sink::local::LocalDir::new(dir);
     let reg = cdc_sink::schema::sync::SchemaRegistry::new("", std::time::Duration::ZERO);
+    cdc_sink::layout::ensure(&sink, "", &Config::default(), "reference")
+        .await
+        .unwrap();
     let mut out = Vec::new();
     for e in events {
         let (b, _) = reg.build(&sink, e, &Config::default()).await.unwrap();
