@@ -63,6 +63,8 @@ pub struct Batch {
     pub first_seq: Option<String>,
     /// The oldest approximate arrival time in the batch (for iterator age).
     pub oldest_arrival_us: Option<i64>,
+    /// The newest source commit time among the batch's data rows (for freshness).
+    pub newest_commit_us: Option<i64>,
     /// Each table's columns as written in this batch (what a schema registry would record).
     pub tables: Vec<(TableId, TableSchema)>,
     /// Quarantined records per reason code, sorted by code.
@@ -110,6 +112,7 @@ pub fn build_batch<S: SchemaSource + ?Sized>(
             .min()
             .unwrap_or(0),
         fallback_seq,
+        newest_commit_us: None,
     };
     let mut scratch = Scratch::default();
     for r in &records {
@@ -289,6 +292,7 @@ struct BatchBuilder<'c, S: ?Sized> {
     table_defs: Vec<(TableId, TableDef)>,
     fallback_arrival: i64,
     fallback_seq: String,
+    newest_commit_us: Option<i64>,
 }
 
 impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
@@ -542,6 +546,7 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
             before: before.as_deref(),
         };
         let part = Partition::for_row(self.cfg, commit_us, dms_us, arrival_us);
+        self.newest_commit_us = self.newest_commit_us.max(commit_us);
 
         let t = &mut self.tables[ti];
         let known = t.columns.len();
@@ -613,6 +618,7 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
             quarantine,
             table_defs,
             fallback_seq,
+            newest_commit_us,
             ..
         } = self;
         let mut objects = Vec::new();
@@ -715,6 +721,7 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
             objects,
             first_seq,
             oldest_arrival_us,
+            newest_commit_us,
             tables: schemas,
             quarantine_reasons,
             table_defs,

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct BenchArgs {
     /// Timed runs per case (the median is reported).
-    #[arg(long, default_value_t = 15)]
-    pub iterations: usize,
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub iterations: u64,
     /// Only the cases whose name contains this text (e.g. "4 tables, Parquet snappy").
     #[arg(long)]
     pub only: Option<String>,
@@ -87,7 +87,7 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         );
     }
     let cases = crate::bench::run(
-        a.iterations.max(1),
+        a.iterations as usize,
         a.only.as_deref(),
         a.hot_path_only,
         &mut |name| eprintln!("measuring: {name}"),

@@ -1,64 +1,178 @@
 //! `cdc-sink replay`: Lambda Kinesis event files through the pipeline, into a directory or S3.
+//! The work is [`crate::replay`]; this module adds the flags, progress on a terminal, Ctrl-C and
+//! the summaries.
 
 use super::{open_sink, PipelineFlags};
-use crate::change::Counts;
-use crate::pipeline::write_batch;
-use crate::schema::sync::SchemaRegistry;
+use crate::replay::{self, describe, list_paths, FileOutcome, Summary};
+use crate::sink::AnySink;
 use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 #[derive(Args)]
 pub struct ReplayArgs {
-    /// Lambda Kinesis event files (JSON: {"Records": [...]}), processed in order.
-    #[arg(required = true, value_name = "EVENT.json")]
+    /// Lambda Kinesis event files (JSON: {"Records": [...]}), replayed in the order given; a
+    /// folder stands for the *.json files directly inside it, in file name order.
+    #[arg(required = true, value_name = "EVENT.json|DIR")]
     pub events: Vec<PathBuf>,
     /// Output: a local directory, or s3://bucket/prefix (endpoint and credentials from the
-    /// standard AWS variables, e.g. AWS_ENDPOINT_URL_S3 for an S3-compatible server).
+    /// standard AWS variables, e.g. AWS_ENDPOINT_URL_S3 for an S3-compatible server; without a
+    /// prefix, the Lambda's default prefix cdc is used).
     #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
     pub out: String,
+    /// No progress and no line per file: only the total (and errors).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print one JSON document with every file's counts and the total, instead of text lines.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub pipeline: PipelineFlags,
 }
 
-pub async fn run(args: ReplayArgs) -> Result<(), String> {
-    let cfg = args.pipeline.config()?;
+/// Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+pub const INTERRUPTED: u8 = 130;
+
+/// A failed or interrupted replay: the message is printed and the process exits with `code`.
+pub struct ReplayFailure {
+    pub message: String,
+    pub code: u8,
+}
+
+pub async fn run(args: ReplayArgs) -> Result<(), ReplayFailure> {
+    let fail = |message: String| ReplayFailure { message, code: 1 };
+    let cfg = args.pipeline.config().map_err(fail)?;
     // Check every input before writing anything, so a typo does not leave a half-done replay.
-    for path in &args.events {
-        if !path.is_file() {
-            return Err(format!("cannot read {}: no such file", path.display()));
+    let files = replay::expand_inputs(&args.events).map_err(fail)?;
+    let input_bytes = replay::check_inputs(&files).map_err(fail)?;
+    let (sink, prefix) = open_sink(&args.out).await.map_err(fail)?;
+    if let AnySink::Local(dir) = &sink {
+        // Temporary files of a writer that crashed or was killed (their objects were never
+        // renamed into place, so nothing else refers to them).
+        match crate::sink::local::remove_stale_temp_files(dir.root()) {
+            Ok(removed) if !removed.is_empty() && !args.json => eprintln!(
+                "removed {} temporary files left by an earlier run that was stopped",
+                removed.len()
+            ),
+            Ok(_) => {}
+            Err(e) => eprintln!("warning: cannot look for leftover temporary files: {e}"),
         }
     }
-    let (sink, prefix) = open_sink(&args.out).await?;
-    let registry = SchemaRegistry::new(&prefix, cfg.schema_refresh);
-    let mut total = Counts::default();
-    for path in &args.events {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let (batch, report) = registry
-            .build(&sink, &bytes, &cfg)
-            .await
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        for change in report.changes.iter().chain(&report.notes) {
-            eprintln!("  schema: {change}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn(watch_ctrl_c(stop.clone(), args.json));
+    let bar = progress_bar(files.len(), input_bytes, args.quiet || args.json);
+    let started = std::time::Instant::now();
+    let mut records = 0u64;
+    let per_file_lines = !args.quiet && !args.json;
+    let mut on_file = |o: &FileOutcome| {
+        records += o.counts.records;
+        if per_file_lines {
+            bar.suspend(|| print_file(o));
         }
-        write_batch(&batch, &sink).await.map_err(|e| {
-            format!("{}: {e}\n(nothing is lost: replaying the same events again overwrites the same keys)", path.display())
-        })?;
-        println!("{}: {}", path.display(), batch.counts);
-        for (code, n) in &batch.quarantine_reasons {
-            eprintln!(
-                "  quarantined {n} x {code} (see _quarantine/ for each record and its reason)"
-            );
-        }
-        total.accumulate(&batch.counts);
-    }
-    if args.events.len() > 1 {
-        println!("total: {total}");
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        bar.set_message(format!("{:.0} records/s", records as f64 / secs));
+        bar.inc(1);
+    };
+    let summary = replay::replay(&files, &sink, &prefix, &cfg, &stop, &mut on_file).await;
+    bar.finish_and_clear();
+    watcher.abort();
+
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
+    } else if summary.files_total > 1 || args.quiet || !summary.ok() {
+        println!(
+            "total: {} files, {}",
+            summary.files_done,
+            describe(&summary.total)
+        );
     }
     if std::env::var_os("CDC_REPORT_PEAK_RSS").is_some() {
         eprintln!("peak RSS KiB: {}", own_peak_rss_kib().unwrap_or(0));
     }
+    outcome(&summary)
+}
+
+/// The per-file line, and what the user should know about it on stderr.
+fn print_file(o: &FileOutcome) {
+    for change in &o.schema_changes {
+        eprintln!("  schema: {change}");
+    }
+    println!("{}: {}", o.file, describe(&o.counts));
+    for (code, n) in &o.quarantined_by_reason {
+        eprintln!("  quarantined {n} x {code} (see _quarantine/ for each record and its reason)");
+    }
+}
+
+/// Success, or which files were done and which were not, and how to continue.
+fn outcome(s: &Summary) -> Result<(), ReplayFailure> {
+    let done: Vec<String> = s.done.iter().map(|o| o.file.clone()).collect();
+    let progress = format!(
+        "replayed {} of {} files{}{}",
+        s.files_done,
+        s.files_total,
+        if done.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", list_paths(&done))
+        },
+        if s.not_done.is_empty() {
+            String::new()
+        } else {
+            format!("; not replayed: {}", list_paths(&s.not_done))
+        }
+    );
+    let again = "replaying a file again overwrites the same keys, so nothing is duplicated";
+    if let Some(e) = &s.error {
+        return Err(ReplayFailure {
+            message: format!("{e}\n{progress}\n({again})"),
+            code: 1,
+        });
+    }
+    if s.interrupted {
+        return Err(ReplayFailure {
+            message: format!("interrupted: {progress}\n(replay the rest to continue; {again})"),
+            code: INTERRUPTED,
+        });
+    }
     Ok(())
+}
+
+/// The first Ctrl-C asks the replay to stop after the file being written (so no object is left
+/// half-written); a second one stops at once.
+async fn watch_ctrl_c(stop: Arc<AtomicBool>, quiet: bool) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    stop.store(true, Ordering::SeqCst);
+    if !quiet {
+        eprintln!("\nstopping after the file being written (Ctrl-C again to stop at once)");
+    }
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("stopped at once; the next replay into this output removes temporary files");
+        std::process::exit(i32::from(INTERRUPTED));
+    }
+}
+
+/// Files done of the total, records per second and time left, on stderr when it is a terminal.
+fn progress_bar(files: usize, input_bytes: u64, off: bool) -> ProgressBar {
+    if off || files < 2 || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(files as u64), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} files ({prefix}), {msg}, {elapsed} elapsed, ~{eta} left",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_prefix(replay::human_bytes(input_bytes));
+    bar
 }
 
 /// This process's peak resident set size in KiB (`VmHWM`: the high-water mark of this

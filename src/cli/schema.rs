@@ -1,7 +1,8 @@
 //! `cdc-sink schema show|set|infer`: the schema registry under `{prefix}/_schemas/`.
 
-use super::{open_sink, table_arg, PipelineFlags};
+use super::{config_from_flags, open_sink, table_arg};
 use crate::change::TableId;
+use crate::config::env;
 use crate::schema::registry::{apply_override, Registered};
 use crate::schema::store::{MemoryStore, SchemaStore};
 use crate::schema::sync::{list_registered, SchemaRegistry};
@@ -16,6 +17,7 @@ pub enum SchemaCommand {
         /// The output location the schemas belong to: a directory, or s3://bucket/prefix.
         #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
         out: String,
+        /// Tables to show (default: every registered table).
         #[arg(value_name = "SCHEMA.TABLE")]
         tables: Vec<String>,
     },
@@ -24,21 +26,26 @@ pub enum SchemaCommand {
     /// "decimal(10,2)", "nullable": true}], "primary_key": ["id"]}. Types: boolean, int, bigint,
     /// double, decimal(p,s), date, timestamp, string, binary.
     Set {
+        /// The table to override.
         #[arg(value_name = "SCHEMA.TABLE")]
         table: String,
         /// The override document.
         #[arg(long, value_name = "FILE.json")]
         file: PathBuf,
+        /// The output location the schema belongs to: a directory, or s3://bucket/prefix.
         #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
         out: String,
     },
     /// Infer schemas from Lambda Kinesis event files, as the pipeline would register them on an
     /// empty registry, and print them. Nothing is written.
     Infer {
+        /// Lambda Kinesis event files (JSON: {"Records": [...]}), read in order.
         #[arg(required = true, value_name = "EVENT.json")]
         events: Vec<PathBuf>,
-        #[command(flatten)]
-        pipeline: PipelineFlags,
+        /// Top-level key of the before-image in DMS messages (the task's
+        /// BeforeImageSettings.FieldName) [default: before-image] [env: CDC_BEFORE_IMAGE_KEY]
+        #[arg(long, value_name = "KEY")]
+        before_image_key: Option<String>,
     },
 }
 
@@ -141,8 +148,16 @@ pub async fn run(cmd: SchemaCommand) -> Result<(), String> {
                 "{id}: the schema kept changing under concurrent writers; try again"
             ))
         }
-        SchemaCommand::Infer { events, pipeline } => {
-            let cfg = pipeline.config()?;
+        SchemaCommand::Infer {
+            events,
+            before_image_key,
+        } => {
+            // Only the before-image key changes what is inferred; format and layout do not.
+            let cfg = config_from_flags(&[(
+                env::BEFORE_IMAGE_KEY,
+                "--before-image-key",
+                &before_image_key,
+            )])?;
             let store = MemoryStore::default();
             let reg = SchemaRegistry::new("", std::time::Duration::ZERO);
             for path in &events {
