@@ -42,7 +42,7 @@ pub struct Status {
 /// How the lake is laid out, from `_layout.json` or, without it, from the object keys.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Layout {
-    /// `_layout.json`, `inferred from object keys`, or `empty lake`.
+    /// `from _layout.json`, `inferred from object keys`, or `empty lake`.
     pub source: String,
     pub format: Option<String>,
     pub compression: Option<String>,
@@ -310,7 +310,7 @@ pub async fn status(
             let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
             let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
             Layout {
-                source: "_layout.json".into(),
+                source: "from _layout.json".into(),
                 format: field("format"),
                 compression: field("compression"),
                 partition: field("partition"),
@@ -621,7 +621,7 @@ pub fn render(s: &Status) -> String {
     let _ = writeln!(out, "lake: {}", s.location);
     let _ = writeln!(
         out,
-        "layout: format {}, compression {}, partition {}, partition time {} (from {})",
+        "layout: format {}, compression {}, partition {}, partition time {} ({})",
         opt(&l.format),
         opt(&l.compression),
         opt(&l.partition),

@@ -133,6 +133,17 @@ pub async fn open_sink(out: &str) -> Result<(AnySink, String), String> {
 /// The longest the first check of an S3 output may take.
 const PREFLIGHT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Prints to stdout; a closed pipe (`| head`) ends the output quietly instead of panicking.
+pub fn print_stdout(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("cannot write to stdout: {e}")),
+    }
+}
+
 /// Parses `schema.table` (the first dot separates them).
 pub fn table_arg(s: &str) -> Result<TableId, String> {
     match s.split_once('.') {

@@ -82,10 +82,8 @@ pub async fn run(args: ReplayArgs) -> Result<(), ReplayFailure> {
     watcher.abort();
 
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).unwrap_or_default()
-        );
+        let doc = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
+        super::print_stdout(&doc).map_err(fail)?;
     } else if summary.files_total > 1 || args.quiet || !summary.ok() {
         println!(
             "total: {} files, {}",

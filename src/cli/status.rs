@@ -30,13 +30,10 @@ pub async fn run(args: StatusArgs) -> Result<(), String> {
     let status = crate::status::status(&sink, &prefix, &args.out, args.rows, now_ms)
         .await
         .map_err(|e| e.to_string())?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&status).unwrap_or_default()
-        );
+    let text = if args.json {
+        serde_json::to_string_pretty(&status).unwrap_or_default() + "\n"
     } else {
-        print!("{}", crate::status::render(&status));
-    }
-    Ok(())
+        crate::status::render(&status)
+    };
+    super::print_stdout(&text)
 }
