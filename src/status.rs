@@ -37,6 +37,8 @@ pub struct Status {
     pub redrive: History,
     /// Temporary files (local) or incomplete multipart uploads (S3) left by stopped writers.
     pub temporary: Vec<Leftover>,
+    /// What could not be looked at, and why.
+    pub notes: Vec<String>,
 }
 
 /// How the lake is laid out, from `_layout.json` or, without it, from the object keys.
@@ -136,7 +138,7 @@ pub struct Leftover {
 
 /// A failure to read the lake.
 #[derive(Debug, thiserror::Error)]
-#[error(transparent)]
+#[error("reading {} failed: {}", .0.location, .0.message)]
 pub struct StatusError(#[from] SinkError);
 
 fn under(prefix: &str, rel: &str) -> String {
@@ -390,13 +392,23 @@ pub async fn status(
             });
         }
     }
+    let mut notes = Vec::new();
     if let AnySink::S3(s) = sink {
-        for (key, initiated) in s.list_incomplete_uploads(&base).await? {
-            temporary.push(Leftover {
-                key: format!("{} (incomplete multipart upload)", rel(&key)),
-                bytes: 0,
-                modified_ms: initiated,
-            });
+        // Some S3-compatible servers do not implement ListMultipartUploads (s3s-fs 0.14).
+        match s.list_incomplete_uploads(&base).await {
+            Ok(uploads) => {
+                for (key, initiated) in uploads {
+                    temporary.push(Leftover {
+                        key: format!("{} (incomplete multipart upload)", rel(&key)),
+                        bytes: 0,
+                        modified_ms: initiated,
+                    });
+                }
+            }
+            Err(e) => notes.push(format!(
+                "incomplete multipart uploads not listed: {}",
+                e.message.lines().next().unwrap_or_default()
+            )),
         }
     }
     temporary.sort_by(|a, b| a.key.cmp(&b.key));
@@ -412,6 +424,7 @@ pub async fn status(
         recover,
         redrive,
         temporary,
+        notes,
     })
 }
 
@@ -769,6 +782,9 @@ pub fn render(s: &Status) -> String {
                 let _ = writeln!(out, "  {key}: {}", brief(doc));
             }
         }
+    }
+    for n in &s.notes {
+        let _ = writeln!(out, "note: {n}");
     }
     if s.temporary.is_empty() {
         let _ = writeln!(out, "temporary files: none");
