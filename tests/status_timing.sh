@@ -17,24 +17,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A real lake to copy objects and a registry document from.
+# A real lake to copy an object and a registry document from.
 "$BIN" replay "$ROOT/test-input/kinesis_test_input.json" --out "$WORK/seed" --quiet >/dev/null
 OBJ=$(find "$WORK/seed/public/orders" -name '*.parquet' | head -1)
 SCHEMA_DOC="$WORK/seed/_schemas/public/orders.json"
 LAKE="$WORK/s3/lake/cdc"
-DAYS=()
-for day in $(seq 0 99); do DAYS+=("$(date -u -d "2025-01-01 + $day days" +%F)"); done
-mkdir -p "$LAKE/_schemas/public"
-for t in $(seq 1 "$TABLES"); do
-  sed "s/\"table\":\"orders\"/\"table\":\"t$t\"/" "$SCHEMA_DOC" > "$LAKE/_schemas/public/t$t.json"
-  for d in "${DAYS[@]}"; do mkdir -p "$LAKE/public/t$t/dt=$d"; done
-  for i in $(seq 1 "$PER"); do
-    printf '%s/public/t%d/dt=%s/shardId-000000000000-%056d.parquet\n' "$LAKE" "$t" "${DAYS[$(( (i - 1) % 100 ))]}" "$i"
-  done | xargs -n 200 -I{} cp "$OBJ" {} 2>/dev/null || \
-    for i in $(seq 1 "$PER"); do
-      cp "$OBJ" "$LAKE/public/t$t/dt=${DAYS[$(( (i - 1) % 100 ))]}/shardId-000000000000-$(printf '%056d' "$i").parquet"
-    done
-done
+python3 - "$LAKE" "$OBJ" "$SCHEMA_DOC" "$TABLES" "$PER" <<'PY'
+import datetime, os, shutil, sys
+lake, obj, schema_doc, tables, per = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+body, doc = open(obj, "rb").read(), open(schema_doc).read()
+days = [(datetime.date(2025, 1, 1) + datetime.timedelta(d)).isoformat() for d in range(100)]
+os.makedirs(f"{lake}/_schemas/public", exist_ok=True)
+for t in range(1, tables + 1):
+    open(f"{lake}/_schemas/public/t{t}.json", "w").write(doc.replace('"table":"orders"', f'"table":"t{t}"'))
+    for i in range(1, per + 1):
+        d = f"{lake}/public/t{t}/dt={days[(i - 1) % 100]}"
+        os.makedirs(d, exist_ok=True)
+        open(f"{d}/shardId-000000000000-{i:056d}.parquet", "wb").write(body)
+PY
 N=$(find "$LAKE/public" -name '*.parquet' | wc -l)
 
 time_it() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc; }
