@@ -614,3 +614,51 @@ fn status_names_pending_conflicts_and_the_command_that_resolves_them() {
         "{text}"
     );
 }
+
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let work = tempfile::tempdir().unwrap();
+    let sim = work.path().join("sim");
+    assert!(
+        run(cdc_sink()
+            .args([
+                "generate",
+                "--transactions",
+                "300",
+                "--records-per-event",
+                "5",
+                "--out"
+            ])
+            .arg(&sim))
+        .0
+    );
+    // Not a terminal: no progress line on stderr.
+    let (ok, _, stderr) = run(cdc_sink()
+        .arg("replay")
+        .arg(sim.join("events"))
+        .arg("--out")
+        .arg(work.path().join("a")));
+    assert!(ok);
+    assert!(!stderr.contains("records/s"), "{stderr}");
+    // On a terminal (util-linux `script` gives the command a pseudo-terminal).
+    let cmd = format!(
+        "{} replay {} --out {} > /dev/null",
+        env!("CARGO_BIN_EXE_cdc-sink"),
+        sim.join("events").display(),
+        work.path().join("b").display()
+    );
+    let (ok, tty, _) = run(std::process::Command::new("script").args(["-qec", &cmd, "/dev/null"]));
+    assert!(ok, "{tty}");
+    assert!(
+        tty.contains(" files of ") && tty.contains("records/s"),
+        "{tty}"
+    );
+    // --quiet silences it.
+    let quiet = cmd
+        .replace(" > /dev/null", " --quiet > /dev/null")
+        .replace("/b ", "/c ");
+    let (ok, tty, _) =
+        run(std::process::Command::new("script").args(["-qec", &quiet, "/dev/null"]));
+    assert!(ok);
+    assert!(!tty.contains("records/s"), "{tty}");
+}

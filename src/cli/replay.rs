@@ -164,9 +164,9 @@ fn progress_bar(files: usize, input_bytes: u64, off: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(files as u64), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{bar:30} {pos}/{len} files ({prefix}), {msg}, {elapsed} elapsed, ~{eta} left",
-    ) {
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:20} {pos}/{len} files of {prefix}, {msg}, ~{eta} left")
+    {
         bar.set_style(style);
     }
     bar.set_prefix(replay::human_bytes(input_bytes));
