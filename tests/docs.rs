@@ -95,7 +95,7 @@ fn the_dashboard_shows_the_metrics_the_function_emits() {
     while let Some(i) = rest.find("${") {
         json.push_str(&rest[..i]);
         let end = rest[i..].find('}').unwrap();
-        json.push_str("x");
+        json.push('x');
         rest = &rest[i + end + 1..];
     }
     json.push_str(rest);
