@@ -293,6 +293,10 @@ fn values_that_make_no_sense_are_refused_and_idle_flags_are_gone() {
             vec!["schema", "infer", "--format", "jsonl", "x.json"],
             "--format",
         ),
+        (
+            vec!["athena", "ddl", "--partition-time", "arrival"],
+            "--partition-time",
+        ),
     ] {
         let (ok, _, stderr) = run(cdc_sink().args(&args).arg("--out").arg(dir.path()));
         assert!(!ok, "{args:?} should fail");

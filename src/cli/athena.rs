@@ -1,7 +1,9 @@
 //! `cdc-sink athena ddl`: Athena DDL and views for the registered tables.
 
-use super::{open_sink, PipelineFlags};
+use super::{config_from_flags, open_sink};
+use crate::config::env;
 use crate::schema::sync::list_registered;
+use clap::Args;
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -26,8 +28,24 @@ pub enum AthenaCommand {
         #[arg(long, value_name = "DIR")]
         split: Option<PathBuf>,
         #[command(flatten)]
-        pipeline: PipelineFlags,
+        layout: LayoutFlags,
     },
+}
+
+/// How the lake's objects are laid out: what the table definitions must match. (Partition
+/// time and the before-image key do not change the DDL, so they are not flags here.)
+#[derive(Args)]
+pub struct LayoutFlags {
+    /// Data object format: parquet or jsonl [default: parquet] [env: CDC_FORMAT]
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Compression of the objects: snappy, zstd, gzip or none for Parquet; none or gzip for
+    /// JSON Lines [env: CDC_COMPRESSION]
+    #[arg(long, value_name = "CODEC")]
+    pub compression: Option<String>,
+    /// Time partitions of data objects: day, hour or none [default: day] [env: CDC_PARTITION]
+    #[arg(long, value_name = "day|hour|none")]
+    pub partition: Option<String>,
 }
 
 pub async fn run(cmd: AthenaCommand) -> Result<(), String> {
@@ -37,9 +55,13 @@ pub async fn run(cmd: AthenaCommand) -> Result<(), String> {
         location,
         since,
         split,
-        pipeline,
+        layout,
     } = cmd;
-    let cfg = pipeline.config()?;
+    let cfg = config_from_flags(&[
+        (env::FORMAT, "--format", &layout.format),
+        (env::COMPRESSION, "--compression", &layout.compression),
+        (env::PARTITION, "--partition", &layout.partition),
+    ])?;
     if crate::time::parse_date(&since).is_none() {
         return Err(format!("--since {since:?} is not a date (YYYY-MM-DD)"));
     }
