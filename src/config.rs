@@ -99,6 +99,9 @@ pub struct Config {
     pub before_image_key: String,
     /// Cached registry schemas older than this are re-read, to notice other writers' changes.
     pub schema_refresh: std::time::Duration,
+    /// How long rows of a table with no registered schema wait for its declaration (another
+    /// shard's `create-table`), counted from the records' arrival; zero infers at once.
+    pub await_table_def: std::time::Duration,
 }
 
 impl Default for Config {
@@ -110,12 +113,16 @@ impl Default for Config {
             partition_time: PartitionTime::Commit,
             before_image_key: "before-image".to_string(),
             schema_refresh: std::time::Duration::from_secs(DEFAULT_SCHEMA_REFRESH_SECS),
+            await_table_def: std::time::Duration::from_secs(DEFAULT_AWAIT_TABLE_DEF_SECS),
         }
     }
 }
 
 /// Default of `CDC_SCHEMA_REFRESH_SECS`.
 pub const DEFAULT_SCHEMA_REFRESH_SECS: u64 = 60;
+
+/// Default of `CDC_AWAIT_TABLE_DEF_SECS`: half the template's default 120 s function timeout.
+pub const DEFAULT_AWAIT_TABLE_DEF_SECS: u64 = 60;
 
 /// Environment variable names, shared by the Lambda, the CLI's flag fallbacks and `.env.example`.
 pub mod env {
@@ -135,6 +142,7 @@ pub mod env {
     pub const S3_READ_TIMEOUT_SECS: &str = "CDC_S3_READ_TIMEOUT_SECS";
     pub const METRICS_NAMESPACE: &str = "CDC_METRICS_NAMESPACE";
     pub const SCHEMA_REFRESH_SECS: &str = "CDC_SCHEMA_REFRESH_SECS";
+    pub const AWAIT_TABLE_DEF_SECS: &str = "CDC_AWAIT_TABLE_DEF_SECS";
 
     /// Every variable cdc-sink reads (documented in `.env.example` and the README).
     pub const ALL: &[&str] = &[
@@ -154,6 +162,7 @@ pub mod env {
         S3_FORCE_PATH_STYLE,
         METRICS_NAMESPACE,
         SCHEMA_REFRESH_SECS,
+        AWAIT_TABLE_DEF_SECS,
         "AWS_ENDPOINT_URL_S3",
         "RUST_LOG",
     ];
@@ -326,6 +335,13 @@ impl Config {
             );
             cfg.schema_refresh = std::time::Duration::from_secs(secs);
         }
+        if let Some(g) = lookup(env::AWAIT_TABLE_DEF_SECS) {
+            let secs = errs.take(
+                parse_number(&g, 0, 900, "number of seconds (0: off, 900: Lambda's longest timeout) "),
+                cfg.await_table_def.as_secs(),
+            );
+            cfg.await_table_def = std::time::Duration::from_secs(secs);
+        }
         errs.finish(cfg)
     }
 
@@ -405,6 +421,10 @@ mod tests {
         assert_eq!(e.0[0].name, "CDC_SCHEMA_REFRESH_SECS");
         let cfg = from(&[(env::SCHEMA_REFRESH_SECS, "5")]).unwrap();
         assert_eq!(cfg.schema_refresh, std::time::Duration::from_secs(5));
+        let e = from(&[(env::AWAIT_TABLE_DEF_SECS, "-1")]).unwrap_err();
+        assert_eq!(e.name, "CDC_AWAIT_TABLE_DEF_SECS");
+        let cfg = from(&[(env::AWAIT_TABLE_DEF_SECS, "0")]).unwrap();
+        assert!(cfg.await_table_def.is_zero());
         let e = from(&[(env::BEFORE_IMAGE_KEY, "data")]).unwrap_err();
         assert_eq!(e.0[0].name, "CDC_BEFORE_IMAGE_KEY");
     }

@@ -5,15 +5,30 @@
 //! write fails after the SDK's retries (data or schema registry), the response names the batch's
 //! first sequence number; Lambda then retries the whole batch, whose deterministic keys
 //! overwrite what was written.
+//!
+//! Late table definitions: rows of a table with no registered schema wait, inside the
+//! invocation, for another shard's `create-table` to register it (re-reading the registry),
+//! at most `CDC_AWAIT_TABLE_DEF_SECS` after the records' arrival and never into the last
+//! [`WAIT_RESERVE`] of the function's time. Then the types are inferred, as before, and the
+//! log and the metrics say so. Waiting never reports a failure, so it spends none of the event
+//! source mapping's retries.
 
 use crate::config::Config;
+use crate::layout::{self, LayoutError};
 use crate::metrics::Invocation;
-use crate::pipeline::{write_batch, PipelineError};
+use crate::pipeline::{write_batch, Batch, PipelineError};
 use crate::schema::store::SchemaStore;
-use crate::schema::sync::{RegistryError, SchemaRegistry};
+use crate::schema::sync::{Built, RegistryError, SchemaRegistry, SchemaReport};
 use crate::sink::ObjectSink;
 use aws_lambda_events::streams::KinesisEventResponse;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Time kept free before the function's deadline: a waiting batch stops waiting when less than
+/// this remains, so that it can still be encoded and written.
+pub const WAIT_RESERVE: Duration = Duration::from_secs(15);
+/// How often a waiting batch re-reads the registry.
+const WAIT_POLL: Duration = Duration::from_millis(500);
 
 /// Everything an invocation needs, built once at cold start.
 pub struct Handler<K> {
@@ -24,6 +39,8 @@ pub struct Handler<K> {
     pub sink: K,
     /// Registered table schemas, cached while the Lambda is warm.
     pub registry: SchemaRegistry,
+    /// Set once the lake's layout document matched this configuration (or was written).
+    layout_checked: AtomicBool,
 }
 
 fn now_us() -> i64 {
@@ -48,6 +65,87 @@ impl<K: ObjectSink + SchemaStore> Handler<K> {
             prefix,
             sink,
             registry,
+            layout_checked: AtomicBool::new(false),
+        }
+    }
+
+    /// Compares this configuration with the lake's recorded layout, if it has one, without
+    /// writing (the Lambda's cold start: a mismatch fails the init with a message to act on).
+    pub async fn check_layout(&self) -> Result<(), LayoutError> {
+        if let Some(lake) = layout::read(&self.sink, &self.prefix).await? {
+            let location = self.sink.location(&self.prefix);
+            layout::check(&lake, &layout::Layout::of(&self.config), &location)?;
+        }
+        Ok(())
+    }
+
+    /// Records the layout at the first write, or checks it against the lake's (once per warm
+    /// handler).
+    async fn ensure_layout(&self) -> Result<(), LayoutError> {
+        if self.layout_checked.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let location = self.sink.location(&self.prefix);
+        layout::ensure(&self.sink, &self.prefix, &self.config, &location).await?;
+        self.layout_checked.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Builds the batch, waiting for the declaration of tables nobody declared yet (see the
+    /// module docs). `deadline_ms`: the invocation's deadline in epoch milliseconds, if known.
+    async fn build_waiting(
+        &self,
+        event: &[u8],
+        deadline_ms: Option<u64>,
+        inv: &mut Invocation,
+    ) -> Result<(Batch, SchemaReport), RegistryError> {
+        let bound = self.config.await_table_def;
+        let started = now_us();
+        let mut waited = false;
+        let outcome = 'build: loop {
+            let infer = bound.is_zero();
+            let (tables, oldest_arrival_us) = match self
+                .registry
+                .build_with(&self.sink, event, &self.config, infer)
+                .await?
+            {
+                Built::Ready(batch, report) => break Some((batch, report)),
+                Built::Undeclared {
+                    tables,
+                    oldest_arrival_us,
+                } => (tables, oldest_arrival_us),
+            };
+            let mut until = oldest_arrival_us.unwrap_or(started) + bound.as_micros() as i64;
+            if let Some(d) = deadline_ms {
+                until = until.min(d as i64 * 1000 - WAIT_RESERVE.as_micros() as i64);
+            }
+            let names: Vec<String> = tables.iter().map(|t| t.to_string()).collect();
+            // Sleep and re-read the registry; rebuild the batch only once a declaration is there.
+            loop {
+                let now = now_us();
+                if now >= until {
+                    tracing::warn!(tables = %names.join(", "), waited_ms = (now - started) / 1000,
+                        "no declared schema arrived within CDC_AWAIT_TABLE_DEF_SECS (or the function's time); inferring types from values. Enable IncludeControlDetails on the DMS endpoint or run `cdc-sink schema import`");
+                    inv.inferred_without_declaration = tables.len() as u64;
+                    break 'build None;
+                }
+                if !waited {
+                    tracing::info!(tables = %names.join(", "), "waiting for the tables' declared schemas (create-table of another shard, or schema import)");
+                    waited = true;
+                }
+                let pause = Duration::from_micros((until - now) as u64).min(WAIT_POLL);
+                tokio::time::sleep(pause).await;
+                if self.registry.refresh(&self.sink, &tables).await? {
+                    continue 'build;
+                }
+            }
+        };
+        if waited {
+            inv.table_def_wait_ms = (now_us() - started).max(0) as f64 / 1000.0;
+        }
+        match outcome {
+            Some(done) => Ok(done),
+            None => self.registry.build(&self.sink, event, &self.config).await,
         }
     }
 
@@ -57,10 +155,29 @@ impl<K: ObjectSink + SchemaStore> Handler<K> {
         &self,
         event: &[u8],
     ) -> Result<(KinesisEventResponse, Invocation), PipelineError> {
+        self.handle_until(event, None).await
+    }
+
+    /// [`Self::handle`] with the invocation's deadline (epoch milliseconds, from the Lambda
+    /// context), which bounds the wait for late table definitions.
+    pub async fn handle_until(
+        &self,
+        event: &[u8],
+        deadline_ms: Option<u64>,
+    ) -> Result<(KinesisEventResponse, Invocation), PipelineError> {
         let start = Instant::now();
         let mut response = KinesisEventResponse::default();
         let mut inv = Invocation::default();
-        match self.registry.build(&self.sink, event, &self.config).await {
+        if let Err(e) = self.ensure_layout().await {
+            // A configuration problem (or S3 failing): nothing is written, the batch is retried.
+            tracing::error!(error = %e, "reporting the whole batch for retry");
+            response.add_failure(first_seq(event));
+            inv.failed = true;
+            inv.duration_ms = start.elapsed().as_secs_f64() * 1000.0;
+            return Ok((response, inv));
+        }
+        let built = self.build_waiting(event, deadline_ms, &mut inv).await;
+        match built {
             Ok((batch, report)) => {
                 inv.counts = batch.counts.clone();
                 inv.iterator_age_ms = batch

@@ -16,6 +16,10 @@ pub struct Invocation {
     pub freshness_ms: Option<f64>,
     /// True when the batch was reported as failed (to be retried).
     pub failed: bool,
+    /// Time spent waiting for late table definitions (0 when the batch did not wait).
+    pub table_def_wait_ms: f64,
+    /// Tables whose types were inferred because no declaration came within the bound.
+    pub inferred_without_declaration: u64,
 }
 
 /// The EMF document for one invocation (`timestamp_ms`: when the invocation ended).
@@ -38,6 +42,10 @@ pub fn emf(
         ("Warnings", c.warnings),
         ("Objects", c.objects),
         ("FailedBatches", u64::from(inv.failed)),
+        (
+            "InferredWithoutDeclaration",
+            inv.inferred_without_declaration,
+        ),
     ];
     let mut metrics = vec![
         json!({"Name": "Bytes", "Unit": "Bytes"}),
@@ -50,6 +58,8 @@ pub fn emf(
     }
     doc.insert("Bytes".into(), json!(c.bytes));
     doc.insert("Duration".into(), json!(inv.duration_ms));
+    metrics.push(json!({"Name": "TableDefWait", "Unit": "Milliseconds"}));
+    doc.insert("TableDefWait".into(), json!(inv.table_def_wait_ms));
     if let Some(age) = inv.iterator_age_ms {
         metrics.push(json!({"Name": "IteratorAge", "Unit": "Milliseconds"}));
         doc.insert("IteratorAge".into(), json!(age));
@@ -86,12 +96,14 @@ mod tests {
             iterator_age_ms: Some(20.0),
             freshness_ms: Some(1500.0),
             failed: false,
+            ..Invocation::default()
         };
         let d = emf("cdc-sink", "fn", &inv, 1);
         let defs = d["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .unwrap();
-        assert_eq!(defs.len(), 15);
+        // 16 as on main, plus Freshness.
+        assert_eq!(defs.len(), 17);
         for m in defs {
             assert!(d[m["Name"].as_str().unwrap()].is_number(), "{m}");
         }

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::kinesis;
 use crate::pipeline::write_batch;
 use crate::schema::store::SchemaStore;
-use crate::schema::sync::SchemaRegistry;
+use crate::schema::sync::{Built, SchemaRegistry};
 use crate::sink::ObjectSink;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -122,50 +122,95 @@ impl Summary {
     }
 }
 
-/// Replays `files` in order into `sink` under `prefix`. `on_file` sees each file's outcome as
-/// soon as it is written; `stop` is checked between files.
+/// What a replay tells its caller as it goes.
+pub enum Event<'a> {
+    /// A file was replayed and its objects written.
+    Done(&'a FileOutcome),
+    /// A file waits: rows of tables nobody declared yet (their `create-table` may be in a later
+    /// event); it and the rest of its shard are retried after the other files, as Lambda would.
+    Deferred { file: &'a Path, tables: Vec<String> },
+    /// Nothing else can declare the deferred files' tables: their types are now inferred.
+    Inferring,
+}
+
+/// Replays `files` into `sink` under `prefix`, in order except that an event whose tables are
+/// not declared yet waits (with the rest of its shard) until the other files have run. `on_event`
+/// sees each file's outcome as soon as it is written; `stop` is checked between files.
 pub async fn replay<K: ObjectSink + SchemaStore>(
     files: &[PathBuf],
     sink: &K,
     prefix: &str,
     cfg: &Config,
     stop: &AtomicBool,
-    on_file: &mut dyn FnMut(&FileOutcome),
+    on_event: &mut dyn FnMut(Event<'_>),
 ) -> Summary {
     let start = Instant::now();
     let registry = SchemaRegistry::new(prefix, cfg.schema_refresh);
     let mut objects: HashMap<String, u64> = HashMap::new();
     let mut total = Counts::default();
-    let mut done = Vec::new();
+    let mut done: Vec<FileOutcome> = Vec::new();
+    let mut done_paths = std::collections::HashSet::new();
     let mut error = None;
     let mut interrupted = false;
-    for path in files {
-        if stop.load(Ordering::SeqCst) {
-            interrupted = true;
-            break;
-        }
-        match replay_one(path, sink, &registry, cfg).await {
-            Ok((outcome, written)) => {
-                for (key, size) in written {
-                    objects.insert(key, size);
+    let mut infer = cfg.await_table_def.is_zero();
+    let mut pending: Vec<&PathBuf> = files.iter().collect();
+    'passes: while !pending.is_empty() {
+        let mut deferred = Vec::new();
+        let mut blocked: Vec<String> = Vec::new();
+        let mut progress = false;
+        for path in pending {
+            if stop.load(Ordering::SeqCst) {
+                interrupted = true;
+                break 'passes;
+            }
+            let bytes = match std::fs::read(path) {
+                Ok(b) => b,
+                Err(e) => {
+                    error = Some(format!("cannot read {}: {e}", path.display()));
+                    break 'passes;
                 }
-                total.accumulate(&outcome.counts);
-                on_file(&outcome);
-                done.push(outcome);
+            };
+            let shard = shard_of(&bytes);
+            if blocked.contains(&shard) {
+                deferred.push(path);
+                continue;
             }
-            Err(e) => {
-                error = Some(e);
-                break;
+            match replay_one(path, &bytes, sink, &registry, cfg, infer).await {
+                Ok(Ok((outcome, written))) => {
+                    progress = true;
+                    for (key, size) in written {
+                        objects.insert(key, size);
+                    }
+                    total.accumulate(&outcome.counts);
+                    on_event(Event::Done(&outcome));
+                    done_paths.insert(path.clone());
+                    done.push(outcome);
+                }
+                Ok(Err(tables)) => {
+                    on_event(Event::Deferred { file: path, tables });
+                    blocked.push(shard);
+                    deferred.push(path);
+                }
+                Err(e) => {
+                    error = Some(e);
+                    break 'passes;
+                }
             }
         }
+        if !progress && !deferred.is_empty() {
+            on_event(Event::Inferring);
+            infer = true;
+        }
+        pending = deferred;
     }
     total.objects = objects.len() as u64;
     total.bytes = objects.values().sum();
     Summary {
         files_total: files.len(),
         files_done: done.len(),
-        not_done: files[done.len()..]
+        not_done: files
             .iter()
+            .filter(|p| !done_paths.contains(*p))
             .map(|p| p.display().to_string())
             .collect(),
         done,
@@ -176,18 +221,40 @@ pub async fn replay<K: ObjectSink + SchemaStore>(
     }
 }
 
-/// One file: build, write, and the keys written with their sizes.
+/// The shard of an event's first record (events of one shard wait together).
+fn shard_of(event: &[u8]) -> String {
+    kinesis::parse_event(event)
+        .ok()
+        .and_then(|r| {
+            r.first()
+                .and_then(|r| r.shard.as_deref().map(str::to_string))
+        })
+        .unwrap_or_default()
+}
+
+/// Written objects (key, size) of one replayed file.
+type Written = Vec<(String, u64)>;
+
+/// One file: build, write, and the keys written with their sizes; or the undeclared tables the
+/// file must wait for.
 async fn replay_one<K: ObjectSink + SchemaStore>(
     path: &Path,
+    bytes: &[u8],
     sink: &K,
     registry: &SchemaRegistry,
     cfg: &Config,
-) -> Result<(FileOutcome, Vec<(String, u64)>), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let (batch, report) = registry
-        .build(sink, &bytes, cfg)
+    infer: bool,
+) -> Result<Result<(FileOutcome, Written), Vec<String>>, String> {
+    let built = registry
+        .build_with(sink, bytes, cfg, infer)
         .await
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    let (batch, report) = match built {
+        Built::Ready(batch, report) => (batch, report),
+        Built::Undeclared { tables, .. } => {
+            return Ok(Err(tables.iter().map(ToString::to_string).collect()))
+        }
+    };
     write_batch(&batch, sink)
         .await
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -212,7 +279,7 @@ async fn replay_one<K: ObjectSink + SchemaStore>(
             .map(|(c, n)| (c.to_string(), *n))
             .collect(),
     };
-    Ok((outcome, written))
+    Ok(Ok((outcome, written)))
 }
 
 /// A byte count for people: `25417 B` stays exact below 10 KiB, then KiB, MiB, GiB with one

@@ -46,8 +46,13 @@ fn replay_writes_every_sample_and_prints_a_summary_per_event() {
     assert!(ok, "{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), inputs.len() + 1, "{stdout}");
-    for ((name, c), line) in samples().iter().zip(&lines) {
-        assert!(line.contains(name.as_str()), "{line}");
+    // Events whose tables nobody declared yet run after the others (as Lambda waits for a
+    // late table-def): find each event's line by name.
+    for (name, c) in samples().iter() {
+        let line = lines
+            .iter()
+            .find(|l| l.contains(&format!("/{name}: ")))
+            .unwrap_or_else(|| panic!("no line for {name}: {stdout}"));
         assert!(
             line.contains(&format!(
                 "{} records: rows L={} I={} U={} D={}, control {}, skipped {}, quarantined {}",
@@ -94,7 +99,7 @@ fn flags_reach_the_config() {
     assert!(ok, "{stderr}");
     let keys: Vec<String> = files(dir.path())
         .into_iter()
-        .filter(|k| !k.starts_with("_schemas/"))
+        .filter(|k| !k.starts_with("_schemas/") && k != "_layout.json")
         .collect();
     assert!(
         !keys.is_empty()
@@ -114,7 +119,7 @@ fn flags_reach_the_config() {
     assert!(ok, "{stderr}");
     assert!(files(dir2.path())
         .iter()
-        .filter(|k| !k.starts_with("_schemas/"))
+        .filter(|k| !k.starts_with("_schemas/") && *k != "_layout.json")
         .all(|k| k.ends_with(".jsonl") && !k.contains("dt=")));
 }
 
@@ -292,10 +297,6 @@ fn values_that_make_no_sense_are_refused_and_idle_flags_are_gone() {
         (
             vec!["schema", "infer", "--format", "jsonl", "x.json"],
             "--format",
-        ),
-        (
-            vec!["athena", "ddl", "--partition-time", "arrival"],
-            "--partition-time",
         ),
     ] {
         let (ok, _, stderr) = run(cdc_sink().args(&args).arg("--out").arg(dir.path()));

@@ -3,7 +3,7 @@
 
 mod common;
 
-use cdc_sink::config::{env, Config};
+use cdc_sink::config::env;
 use common::*;
 use std::collections::BTreeSet;
 
@@ -53,27 +53,49 @@ fn configuration_table_env_example_and_code_agree() {
     }
 }
 
-#[test]
-fn quick_start_output_in_the_readme_is_what_replay_prints() {
-    let b = batch("kinesis_test_input.json", &Config::default());
-    let line = format!(
-        "test-input/kinesis_test_input.json: {}",
-        cdc_sink::replay::describe(&b.counts)
-    );
+#[tokio::test]
+async fn quick_start_output_in_the_readme_is_what_replay_prints() {
+    // The quick start replays the sample full load (whose create-table records declare the
+    // types) and then the changes, as `replay` does: through the schema registry.
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["full_load.json", "kinesis_test_input.json"];
+    let events: Vec<Vec<u8>> = names.iter().map(|n| sample_bytes(n)).collect();
+    let batches = replay_registered(dir.path(), &events).await;
+    for (name, b) in names.iter().zip(&batches) {
+        let line = format!(
+            "test-input/{name}: {}",
+            cdc_sink::replay::describe(&b.counts)
+        );
+        assert!(
+            read("README.md").contains(&line),
+            "README quick start should show:\n{line}"
+        );
+    }
+    let command = "cargo run --release -- replay test-input/full_load.json test-input/kinesis_test_input.json --out out/";
+    assert!(read("README.md").contains(command));
     assert!(
-        read("README.md").contains(&line),
-        "README quick start should show:\n{line}"
-    );
-    assert!(read("README.md")
-        .contains("cargo run --release -- replay test-input/kinesis_test_input.json --out out/"));
-    assert!(
-        read("tests/run.sh").contains(
-            "cargo run --release -- replay test-input/kinesis_test_input.json --out out/"
-        ),
+        read("tests/run.sh").contains(command),
         "tests/run.sh runs the quick start"
     );
 }
 
+#[test]
+fn the_recover_and_redrive_commands_in_the_readme_run_in_ci() {
+    let readme = read("README.md");
+    let run = read("tests/run.sh");
+    let commands: Vec<&str> = readme
+        .lines()
+        .filter(|l| {
+            l.starts_with("cargo run --release -- recover")
+                || l.starts_with("cargo run --release -- redrive")
+        })
+        .collect();
+    assert!(commands.len() >= 6, "{commands:?}");
+    for c in commands {
+        assert!(
+            run.lines().any(|l| l.trim() == c),
+            "tests/run.sh does not run the README command:\n{c}"
+        );
 /// The dashboard's widgets (template.yaml) show every metric the issue asks for, and only
 /// metrics the function emits (the names of `metrics::emf`).
 #[test]

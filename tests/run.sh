@@ -36,6 +36,14 @@ if ! s3s-fs --version 2>/dev/null | grep -q "0.14.1"; then
   cargo install s3s-fs@0.14.1 --features binary --locked
 fi
 
+# PostgreSQL 15 for the schema import round trip (tests/postgres.rs starts its own server on
+# 127.0.0.1 as the postgres user, with a temporary data directory, and stops it). Part of the
+# machine image; installed here only if missing.
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && [ -z "${CDC_TEST_PG_URL:-}" ]; then
+  step "installing PostgreSQL 15 (apt-get)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 openssl >/dev/null
+fi
+
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -54,6 +62,27 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 export CDC_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+
+# Kinesis (kinesalite from npm: realistic 56-digit sequence numbers, closed parent shards after a
+# split) and SQS (moto server) for recover, each on 127.0.0.1 for the whole run.
+NODE_DIR=$TOOLS/node
+if [ "$(node -p "require('$NODE_DIR/node_modules/kinesalite/package.json').version" 2>/dev/null)" != "3.3.3" ]; then
+  step "installing kinesalite 3.3.3 into $NODE_DIR (npm)"
+  mkdir -p "$NODE_DIR"
+  npm install --prefix "$NODE_DIR" --no-audit --no-fund --silent kinesalite@3.3.3
+fi
+export CDC_TEST_NODE_MODULES="$NODE_DIR/node_modules"
+wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "nothing listens on $1"; return 1; }
+KINESIS_PORT=$(free_port)
+step "starting kinesalite on 127.0.0.1:$KINESIS_PORT and moto (SQS)"
+NODE_PATH="$CDC_TEST_NODE_MODULES" timeout 3600 node tests/servers/kinesalite.js "$KINESIS_PORT" >"$TOOLS/kinesalite.log" 2>&1 &
+PIDS+=($!)
+SQS_PORT=$(free_port)
+timeout 3600 "$VENV/bin/moto_server" -H 127.0.0.1 -p "$SQS_PORT" >"$TOOLS/moto-sqs.log" 2>&1 &
+PIDS+=($!)
+wait_port "$KINESIS_PORT"
+wait_port "$SQS_PORT"
+export CDC_TEST_KINESIS_ENDPOINT="http://127.0.0.1:$KINESIS_PORT" CDC_TEST_SQS_ENDPOINT="http://127.0.0.1:$SQS_PORT"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=testtest AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
 # 3. Build once (release: the same artifacts serve the tests, the CLI and the Lambda).
@@ -64,7 +93,7 @@ cargo build --release --all-targets --locked
 #    reads, cargo-lambda.
 step "README quick start"
 rm -rf out
-cargo run --release -- replay test-input/kinesis_test_input.json --out out/
+cargo run --release -- replay test-input/full_load.json test-input/kinesis_test_input.json --out out/
 rm -rf out
 step "README: Athena DDL from a lake with the full load"
 rm -rf lake ddl
@@ -77,6 +106,24 @@ SIM=$(mktemp -d)
 cargo run --release -- generate --out "$SIM" --seed 7 --tables 3 --transactions 200 --force
 cargo run --release -- replay "$SIM/events" --out "$SIM/lake" | tail -1
 rm -rf "$SIM"
+
+step "README: when Lambda gives up (recover from the queue, a file and the S3 destination; redrive)"
+# The servers stand in for AWS: the stream, the failure queue and two buckets (s3s-fs buckets
+# are folders). failed_batches.py discards two batches of the quick start to the queue and to
+# failures.jsonl, and one batch to the S3 destination.
+mkdir -p "$S3_DATA/my-cdc-lake" "$S3_DATA/my-failed-batches"
+FAILED_BATCH_QUEUE_URL=$(AWS_ENDPOINT_URL_KINESIS=$CDC_TEST_KINESIS_ENDPOINT AWS_ENDPOINT_URL_SQS=$CDC_TEST_SQS_ENDPOINT \
+  AWS_ENDPOINT_URL_S3=$CDC_TEST_S3_ENDPOINT "$VENV/bin/python" tests/py/failed_batches.py)
+(
+  export AWS_ENDPOINT_URL_KINESIS=$CDC_TEST_KINESIS_ENDPOINT AWS_ENDPOINT_URL_SQS=$CDC_TEST_SQS_ENDPOINT AWS_ENDPOINT_URL_S3=$CDC_TEST_S3_ENDPOINT
+  cargo run --release -- recover --queue-url "$FAILED_BATCH_QUEUE_URL" --out s3://my-cdc-lake/cdc --dry-run | tail -1
+  cargo run --release -- recover --queue-url "$FAILED_BATCH_QUEUE_URL" --out s3://my-cdc-lake/cdc
+  cargo run --release -- recover --file failures.jsonl --out s3://my-cdc-lake/cdc
+  cargo run --release -- recover --from s3://my-failed-batches/aws/lambda/ --out s3://my-cdc-lake/cdc
+  cargo run --release -- redrive --out s3://my-cdc-lake/cdc --date 2025-11-06 --dry-run | tail -1
+  cargo run --release -- redrive --out s3://my-cdc-lake/cdc
+)
+rm -f failures.jsonl
 
 # The newcomer's path in the README: the installed command (reusing this build: same target
 # directory, installed under $TOOLS), DuckDB in one line, many events, status, S3, schemas.
@@ -113,7 +160,7 @@ if ! cargo test --release --locked -- --test-threads 2 --nocapture >"$LOG" 2>&1;
   echo "cargo test failed; full output in $LOG"
   exit 1
 fi
-grep -E "^(faults |simulator:|corpus:|large event:|oracle:|registry:|fuzz regressions:|fuzz mutations:|silent server:)|^test result" "$LOG"
+grep -E "^(recover:|recover |redrive:|faults |simulator:|corpus:|large event:|oracle:|registry:|fuzz regressions:|fuzz mutations:|silent server:|postgres types:|shard race:)|^test result" "$LOG"
 
 step "README: the benchmark harness (a short run, to keep it working)"
 cargo run --release -- bench --iterations 2 | tail -4

@@ -1,5 +1,6 @@
 //! The AWS Lambda function: settings and the S3 client are built once at cold start; each
-//! invocation runs the shared pipeline and returns the Kinesis partial batch response.
+//! invocation runs the shared pipeline and returns the Kinesis partial batch response. Invoked by
+//! the on-failure SQS queue instead, it recovers the discarded batches (`cdc-sink recover`).
 
 use aws_lambda_events::streams::KinesisEventResponse;
 use cdc_sink::config::{env, non_empty, Config, ConfigError, ConfigErrors};
@@ -7,6 +8,7 @@ use cdc_sink::handler::Handler;
 use cdc_sink::metrics;
 use cdc_sink::partition::{normalise_prefix, DEFAULT_PREFIX};
 use cdc_sink::pipeline::PipelineError;
+use cdc_sink::recover::{self, Recoverer};
 use cdc_sink::sink::s3::{S3Settings, S3Sink};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::value::RawValue;
@@ -37,7 +39,15 @@ async fn init() -> Result<Handler<S3Sink>, String> {
     let sink = S3Sink::connect(&s3).await;
     tracing::info!(bucket = %s3.bucket, prefix = %prefix, format = %config.format, compression = %config.compression,
         partition = %config.partition, partition_time = %config.partition_time, "cdc-sink initialised");
-    Ok(Handler::new(config, prefix, sink))
+    let handler = Handler::new(config, prefix, sink);
+    // A lake laid out differently refuses this function before its first event.
+    if let Err(e) = handler.check_layout().await {
+        if matches!(e, cdc_sink::layout::LayoutError::Mismatch { .. }) {
+            return Err(e.to_string());
+        }
+        tracing::warn!(error = %e, "could not read the lake's layout document; it is checked again before the first write");
+    }
+    Ok(handler)
 }
 
 /// Reports a failed init to the Lambda Runtime API (`/runtime/init/error`), so the function's
@@ -95,6 +105,15 @@ impl From<PipelineError> for PlainError {
     }
 }
 
+impl PlainError {
+    fn other(e: impl std::fmt::Display) -> Self {
+        PlainError {
+            kind: "cdc-sink.Error",
+            message: e.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Debug for PlainError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -136,8 +155,22 @@ async fn main() -> Result<(), Error> {
     let function = &*function.leak();
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {
+            let payload = event.payload.get().as_bytes();
+            // The recovery function: the same binary on the on-failure SQS queue.
+            if let Some(messages) = recover::lambda::sqs_messages(payload) {
+                let r = Recoverer::new(&handler.sink, &handler.config, &handler.prefix, false);
+                let (response, summary) = recover::lambda::handle_sqs(&r, &messages).await;
+                tracing::info!(
+                    records = summary.records,
+                    recovered = summary.recovered,
+                    failed = summary.failed,
+                    rows = summary.counts.rows(),
+                    "recovery summary"
+                );
+                return serde_json::to_value(response).map_err(PlainError::other);
+            }
             let (response, inv): (KinesisEventResponse, _) = handler
-                .handle(event.payload.get().as_bytes())
+                .handle_until(payload, Some(event.context.deadline))
                 .await
                 .map_err(PlainError::from)?;
             let c = &inv.counts;
@@ -157,6 +190,8 @@ async fn main() -> Result<(), Error> {
                 iterator_age_ms = inv.iterator_age_ms,
                 freshness_ms = inv.freshness_ms,
                 failed = inv.failed,
+                table_def_wait_ms = inv.table_def_wait_ms,
+                inferred_without_declaration = inv.inferred_without_declaration,
                 "invocation summary"
             );
             let ts = SystemTime::now()
@@ -164,7 +199,7 @@ async fn main() -> Result<(), Error> {
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0);
             println!("{}", metrics::emf(namespace, function, &inv, ts));
-            Ok::<_, PlainError>(response)
+            serde_json::to_value(response).map_err(PlainError::other)
         },
     ))
     .await

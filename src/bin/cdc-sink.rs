@@ -32,6 +32,11 @@ enum Command {
     /// Simulate PostgreSQL tables under DMS and write Lambda Kinesis events, with the true
     /// final state of every table (truth.json), for tests, demos and benchmarks.
     Generate(cli::generate::GenerateArgs),
+    /// Bring batches that Lambda gave up on into the lake: from the on-failure SQS queue, a file
+    /// of failure records, or the S3 on-failure destination (README: "When Lambda gives up").
+    Recover(cli::recover::RecoverArgs),
+    /// Re-process quarantined records after their cause is fixed (e.g. a schema override).
+    Redrive(cli::redrive::RedriveArgs),
     /// The lake at a glance: layout, tables (objects, bytes, partitions, last write), schema
     /// versions and pending conflicts, quarantine by reason and day, recover and redrive
     /// history, leftover temporary files. Reads listings and small documents only.
@@ -58,6 +63,8 @@ fn main() -> ExitCode {
                     Command::Schema(cmd) => cli::schema::run(cmd).await.map_err(failed),
                     Command::Athena(cmd) => cli::athena::run(cmd).await.map_err(failed),
                     Command::Status(args) => cli::status::run(args).await.map_err(failed),
+                    Command::Recover(args) => cli::recover::run(args).await.map_err(failed),
+                    Command::Redrive(args) => cli::redrive::run(args).await.map_err(failed),
                     Command::Bench(_) | Command::Generate(_) => Ok(()),
                 }
             }),

@@ -1,16 +1,16 @@
 //! `cdc-sink athena ddl`: Athena DDL and views for the registered tables.
 
-use super::{config_from_flags, open_sink};
-use crate::config::env;
+use super::{open_sink, PipelineFlags};
 use crate::schema::sync::list_registered;
-use clap::Args;
 use clap::Subcommand;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum AthenaCommand {
     /// Print CREATE EXTERNAL TABLE (with partition projection) and the <table>_changes and
-    /// <table>_current views for every table registered under --out.
+    /// <table>_current views for every table registered under --out. The format and
+    /// partitioning come from the lake's layout document ({prefix}/_layout.json); the flags
+    /// below only serve lakes that have none.
     Ddl {
         /// Where the lake is (its registry is read): a directory, or s3://bucket/prefix.
         #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
@@ -28,24 +28,8 @@ pub enum AthenaCommand {
         #[arg(long, value_name = "DIR")]
         split: Option<PathBuf>,
         #[command(flatten)]
-        layout: LayoutFlags,
+        pipeline: PipelineFlags,
     },
-}
-
-/// How the lake's objects are laid out: what the table definitions must match. (Partition
-/// time and the before-image key do not change the DDL, so they are not flags here.)
-#[derive(Args)]
-pub struct LayoutFlags {
-    /// Data object format: parquet or jsonl [default: parquet] [env: CDC_FORMAT]
-    #[arg(long, value_name = "FORMAT")]
-    pub format: Option<String>,
-    /// Compression of the objects: snappy, zstd, gzip or none for Parquet; none or gzip for
-    /// JSON Lines [env: CDC_COMPRESSION]
-    #[arg(long, value_name = "CODEC")]
-    pub compression: Option<String>,
-    /// Time partitions of data objects: day, hour or none [default: day] [env: CDC_PARTITION]
-    #[arg(long, value_name = "day|hour|none")]
-    pub partition: Option<String>,
 }
 
 pub async fn run(cmd: AthenaCommand) -> Result<(), String> {
@@ -55,13 +39,9 @@ pub async fn run(cmd: AthenaCommand) -> Result<(), String> {
         location,
         since,
         split,
-        layout,
+        pipeline,
     } = cmd;
-    let cfg = config_from_flags(&[
-        (env::FORMAT, "--format", &layout.format),
-        (env::COMPRESSION, "--compression", &layout.compression),
-        (env::PARTITION, "--partition", &layout.partition),
-    ])?;
+    let mut cfg = pipeline.config()?;
     if crate::time::parse_date(&since).is_none() {
         return Err(format!("--since {since:?} is not a date (YYYY-MM-DD)"));
     }
@@ -76,6 +56,18 @@ pub async fn run(cmd: AthenaCommand) -> Result<(), String> {
         }
     };
     let (sink, prefix) = open_sink(&out).await?;
+    // The lake's own layout wins over the flags, which only serve lakes written before
+    // layouts were recorded.
+    match crate::layout::read(&sink, &prefix)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(layout) => layout.apply(&mut cfg),
+        None => eprintln!(
+            "note: {out} records no layout (_layout.json); using {}",
+            crate::layout::Layout::of(&cfg)
+        ),
+    }
     let docs = list_registered(&sink, &prefix)
         .await
         .map_err(|e| e.to_string())?;

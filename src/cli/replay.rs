@@ -3,7 +3,7 @@
 //! the summaries.
 
 use super::{open_sink, PipelineFlags};
-use crate::replay::{self, describe, list_paths, FileOutcome, Summary};
+use crate::replay::{self, describe, list_paths, Event, FileOutcome, Summary};
 use crate::sink::AnySink;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -49,6 +49,10 @@ pub async fn run(args: ReplayArgs) -> Result<(), ReplayFailure> {
     let files = replay::expand_inputs(&args.events).map_err(fail)?;
     let input_bytes = replay::check_inputs(&files).map_err(fail)?;
     let (sink, prefix) = open_sink(&args.out).await.map_err(fail)?;
+    // The lake's layout first: a replay configured differently stops before writing anything.
+    crate::layout::ensure(&sink, &prefix, &cfg, &args.out)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
     if let AnySink::Local(dir) = &sink {
         // Temporary files of a writer that crashed or was killed (their objects were never
         // renamed into place, so nothing else refers to them).
@@ -68,16 +72,29 @@ pub async fn run(args: ReplayArgs) -> Result<(), ReplayFailure> {
     let started = std::time::Instant::now();
     let mut records = 0u64;
     let per_file_lines = !args.quiet && !args.json;
-    let mut on_file = |o: &FileOutcome| {
-        records += o.counts.records;
-        if per_file_lines {
-            bar.suspend(|| print_file(o));
+    let mut on_event = |e: Event<'_>| match e {
+        Event::Done(o) => {
+            records += o.counts.records;
+            if per_file_lines {
+                bar.suspend(|| print_file(o));
+            }
+            let secs = started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!("{:.0} records/s", records as f64 / secs));
+            bar.inc(1);
         }
-        let secs = started.elapsed().as_secs_f64().max(1e-3);
-        bar.set_message(format!("{:.0} records/s", records as f64 / secs));
-        bar.inc(1);
+        Event::Deferred { file, tables } if !args.json => bar.suspend(|| {
+            eprintln!(
+                "{}: deferred: no declared schema yet for {} (waiting for their create-table in the other events)",
+                file.display(),
+                tables.join(", ")
+            )
+        }),
+        Event::Inferring if !args.json => bar.suspend(|| {
+            eprintln!("no declaration arrived for the deferred events' tables: inferring their types from values (enable IncludeControlDetails on the DMS endpoint, or run `cdc-sink schema import`)")
+        }),
+        _ => {}
     };
-    let summary = replay::replay(&files, &sink, &prefix, &cfg, &stop, &mut on_file).await;
+    let summary = replay::replay(&files, &sink, &prefix, &cfg, &stop, &mut on_event).await;
     bar.finish_and_clear();
     watcher.abort();
 

@@ -22,10 +22,34 @@ use crate::change::TableId;
 pub enum TypeSource {
     /// Set by the user (`cdc-sink schema set`).
     Override,
+    /// From the source database's own catalog (`cdc-sink schema import`).
+    Catalog,
     /// From a DMS `create-table` control record's `table-def`.
     TableDef,
     /// Inferred from the first non-null value seen.
     Inferred,
+}
+
+impl TypeSource {
+    /// Lower is more trusted: override, catalog, table-def, inference.
+    pub fn rank(self) -> u8 {
+        match self {
+            TypeSource::Override => 0,
+            TypeSource::Catalog => 1,
+            TypeSource::TableDef => 2,
+            TypeSource::Inferred => 3,
+        }
+    }
+
+    /// The name used in history entries and messages (the document's spelling).
+    pub fn label(self) -> &'static str {
+        match self {
+            TypeSource::Override => "override",
+            TypeSource::Catalog => "catalog",
+            TypeSource::TableDef => "table-def",
+            TypeSource::Inferred => "inferred",
+        }
+    }
 }
 
 /// One column of a table.

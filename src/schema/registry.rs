@@ -148,8 +148,13 @@ fn reg_column(c: &Column, source: TypeSource) -> RegisteredColumn {
 }
 
 /// The next version of a table's registry entry after a batch, or `None` if nothing changes.
-/// `defs` are table-defs seen in the batch (declared types); `observed` is what the batch wrote
-/// (registered columns with their registered types, plus newly inferred ones).
+/// `defs` are declared schemas (table-defs seen in the batch, or a catalog import; each column's
+/// `source` says which); `observed` is what the batch wrote (registered columns with their
+/// registered types, plus newly inferred ones).
+///
+/// A declaration never overrides a more trusted source's type; an equally or more trusted one
+/// applies when the change is one Athena reads old files under, and is recorded as pending
+/// otherwise.
 pub fn evolve(
     current: Option<&Registered>,
     t: &TableId,
@@ -159,50 +164,71 @@ pub fn evolve(
     let mut reg = current.cloned().unwrap_or_else(|| Registered::empty(t));
     let mut changes = Vec::new();
     for def in defs {
+        let mut def_source = TypeSource::TableDef;
         for c in &def.columns {
+            def_source = c.source;
+            let label = c.source.label();
             let Some(rc) = reg.column_mut(&c.name) else {
-                reg.columns.push(reg_column(c, TypeSource::TableDef));
-                changes.push(format!("added column {} {} (table-def)", c.name, c.ty));
+                reg.columns.push(reg_column(c, c.source));
+                changes.push(format!("added column {} {} ({label})", c.name, c.ty));
                 continue;
             };
             let registered: Option<ColumnType> = rc.ty.parse().ok();
-            if rc.source == TypeSource::Override {
+            if rc.source.rank() < c.source.rank() {
                 continue;
             }
             if registered == Some(c.ty) {
-                if rc.source == TypeSource::Inferred {
-                    rc.source = TypeSource::TableDef;
-                    changes.push(format!("column {} {} confirmed by table-def", c.name, c.ty));
+                if rc.source != c.source {
+                    rc.source = c.source;
+                    changes.push(format!("column {} {} confirmed by {label}", c.name, c.ty));
+                }
+                if rc.nullable != c.nullable && c.source == TypeSource::Catalog {
+                    rc.nullable = c.nullable;
+                    changes.push(format!(
+                        "column {} {} ({label})",
+                        c.name,
+                        if c.nullable { "nullable" } else { "not null" }
+                    ));
                 }
             } else if registered.is_some_and(|r| r.widens_to(c.ty)) {
                 changes.push(format!(
-                    "widened column {} from {} to {} (table-def)",
+                    "widened column {} from {} to {} ({label})",
                     c.name, rc.ty, c.ty
                 ));
                 rc.ty = c.ty.athena();
-                rc.source = TypeSource::TableDef;
+                rc.source = c.source;
             } else {
                 let p = Pending {
                     column: c.name.clone(),
                     ty: c.ty.athena(),
-                    source: TypeSource::TableDef,
+                    source: c.source,
                     registered: rc.ty.clone(),
                 };
                 if !reg.pending.contains(&p) {
                     changes.push(format!(
-                        "table-def declares column {} as {} but it is registered as {}: not applied (old files would become unreadable); apply with `cdc-sink schema set`",
+                        "{label} declares column {} as {} but it is registered as {}: not applied (old files would become unreadable); apply with `cdc-sink schema set {t} --accept-pending`",
                         c.name, c.ty, p.registered
                     ));
                     reg.pending.push(p);
                 }
             }
         }
-        if reg.primary_key.is_empty() && !def.primary_key.is_empty() {
-            reg.primary_key = def.primary_key.clone();
-            changes.push(format!(
-                "primary key ({}) from table-def",
-                def.primary_key.join(", ")
-            ));
+        let pk_label = def_source.label();
+        if !def.primary_key.is_empty() && def.primary_key != reg.primary_key {
+            if reg.primary_key.is_empty() {
+                reg.primary_key = def.primary_key.clone();
+                changes.push(format!(
+                    "primary key ({}) from {pk_label}",
+                    def.primary_key.join(", ")
+                ));
+            } else if def_source == TypeSource::Catalog {
+                changes.push(format!(
+                    "primary key ({}) -> ({}) from {pk_label}",
+                    reg.primary_key.join(", "),
+                    def.primary_key.join(", ")
+                ));
+                reg.primary_key = def.primary_key.clone();
+            }
         }
     }
     if let Some(obs) = observed {
@@ -253,6 +279,53 @@ pub fn apply_override(current: Option<&Registered>, t: &TableId, o: &TableSchema
     }
     reg.bump(changes);
     reg
+}
+
+/// A column whose type `schema set --accept-pending` changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub column: String,
+    /// The type files already written hold.
+    pub from: String,
+    pub to: String,
+}
+
+/// Applies every pending declaration (the most trusted one per column), on purpose: the
+/// columns take the declared types even where files already written hold another type.
+/// Returns the new version and the columns changed, or `None` when nothing is pending.
+pub fn accept_pending(current: &Registered) -> Option<(Registered, Vec<Accepted>)> {
+    if current.pending.is_empty() {
+        return None;
+    }
+    let mut reg = current.clone();
+    let mut pending = std::mem::take(&mut reg.pending);
+    pending.sort_by_key(|p| p.source.rank());
+    let mut changes = Vec::new();
+    let mut changed = Vec::new();
+    for p in pending {
+        if changed.iter().any(|a: &Accepted| a.column == p.column) {
+            continue;
+        }
+        let Some(rc) = reg.column_mut(&p.column) else {
+            continue;
+        };
+        changes.push(format!(
+            "accepted pending: column {} {} -> {} ({})",
+            p.column,
+            rc.ty,
+            p.ty,
+            p.source.label()
+        ));
+        changed.push(Accepted {
+            column: p.column.clone(),
+            from: rc.ty.clone(),
+            to: p.ty.clone(),
+        });
+        rc.ty = p.ty;
+        rc.source = p.source;
+    }
+    reg.bump(changes);
+    Some((reg, changed))
 }
 
 #[cfg(test)]
@@ -341,5 +414,51 @@ mod tests {
         assert_eq!(v5.version, 5);
         let round = Registered::from_json(&v5.to_json()).unwrap();
         assert_eq!(round, v5);
+    }
+
+    #[test]
+    fn catalog_outranks_table_defs_and_pending_can_be_accepted() {
+        let t = TableId::new("public", "orders");
+        let mut catalog = schema(&[
+            ("id", ColumnType::Int32, TypeSource::Catalog),
+            (
+                "total",
+                ColumnType::Decimal {
+                    precision: 10,
+                    scale: 2,
+                },
+                TypeSource::Catalog,
+            ),
+        ]);
+        catalog.primary_key = vec!["id".into()];
+        let v1 = evolve(None, &t, &[&catalog], None).unwrap();
+        assert_eq!(v1.columns[0].source, TypeSource::Catalog);
+        assert_eq!(v1.primary_key, ["id"]);
+        // A table-def disagreeing with the catalog changes nothing.
+        let def = schema(&[("total", ColumnType::String, TypeSource::TableDef)]);
+        assert!(evolve(Some(&v1), &t, &[&def], None).is_none());
+        // Re-importing the same catalog changes nothing; a widening applies; an
+        // incompatible change is pending.
+        assert!(evolve(Some(&v1), &t, &[&catalog], None).is_none());
+        let wider = schema(&[
+            ("id", ColumnType::Int64, TypeSource::Catalog),
+            ("total", ColumnType::Float64, TypeSource::Catalog),
+        ]);
+        let v2 = evolve(Some(&v1), &t, &[&wider], None).unwrap();
+        assert_eq!(v2.columns[0].ty, "bigint");
+        assert_eq!(v2.columns[1].ty, "decimal(10,2)");
+        assert_eq!(v2.pending.len(), 1);
+        let (v3, changed) = accept_pending(&v2).unwrap();
+        assert_eq!(
+            changed,
+            [Accepted {
+                column: "total".into(),
+                from: "decimal(10,2)".into(),
+                to: "double".into()
+            }]
+        );
+        assert_eq!((v3.columns[1].ty.as_str(), v3.pending.len()), ("double", 0));
+        assert_eq!(v3.version, v2.version + 1);
+        assert!(accept_pending(&v3).is_none());
     }
 }

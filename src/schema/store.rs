@@ -4,40 +4,12 @@
 use crate::sink::local::{write_atomically, LocalDir};
 use crate::sink::s3::S3Sink;
 use crate::sink::{AnySink, SinkError};
+/// Re-exported from [`crate::sink`], where the conditional-put types live.
+pub use crate::sink::{Precondition, PutOutcome};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
-
-/// The condition of a write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Precondition {
-    /// Create only (S3 `If-None-Match: *`).
-    Absent,
-    /// Replace only this version (S3 `If-Match: <etag>`).
-    Match(String),
-}
-
-impl Precondition {
-    /// Whether a write under this condition may replace a document whose current ETag is
-    /// `current` (`None`: absent). S3 checks this itself; the local and memory stores use it.
-    pub fn holds(&self, current: Option<&str>) -> bool {
-        match (self, current) {
-            (Precondition::Absent, None) => true,
-            (Precondition::Match(want), Some(have)) => want == have,
-            _ => false,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PutOutcome {
-    Written {
-        etag: String,
-    },
-    /// Another writer got there first: re-read and try again.
-    Conflict,
-}
 
 /// Reads and conditionally writes small documents.
 pub trait SchemaStore: Send + Sync {

@@ -4,12 +4,12 @@
 //! written, so every file of a table has the registry's columns and types.
 
 use super::registry::{self, evolve, Registered};
-use super::store::{Precondition, PutOutcome, SchemaStore};
+use super::store::SchemaStore;
 use super::{SchemaSource, TableSchema};
 use crate::change::TableId;
 use crate::config::Config;
 use crate::pipeline::{build_batch, Batch, PipelineError};
-use crate::sink::SinkError;
+use crate::sink::{Precondition, PutOutcome, SinkError};
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -54,6 +54,21 @@ pub struct SchemaRegistry {
     /// Entries older than this are re-read before use, to notice other writers' changes.
     refresh_after: Duration,
     cache: Mutex<HashMap<TableId, Cached>>,
+}
+
+/// The outcome of [`SchemaRegistry::build_with`].
+#[derive(Debug)]
+// Built once per event and moved once: boxing the batch would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Built {
+    /// The batch, built with the registry's schemas (evolved as needed).
+    Ready(Batch, SchemaReport),
+    /// Rows of these tables have no registered schema yet; nothing was registered.
+    Undeclared {
+        tables: Vec<TableId>,
+        /// The oldest arrival time of the event's records (the wait is measured from it).
+        oldest_arrival_us: Option<i64>,
+    },
 }
 
 /// What changed in the registry while processing an event, for logs and the CLI.
@@ -173,13 +188,45 @@ impl SchemaRegistry {
     }
 
     /// Builds an event's batch with registered schemas, evolving the registry first if the
-    /// event brings new columns or table definitions.
+    /// event brings new columns or table definitions. Tables nobody declared are inferred.
     pub async fn build<St: SchemaStore>(
         &self,
         store: &St,
         event: &[u8],
         cfg: &Config,
     ) -> Result<(Batch, SchemaReport), RegistryError> {
+        match self.build_with(store, event, cfg, true).await? {
+            Built::Ready(batch, report) => Ok((batch, report)),
+            Built::Undeclared { .. } => Err(RegistryError::Contention),
+        }
+    }
+
+    /// Re-reads the given tables' documents (a waiting batch looks for declarations that other
+    /// writers published meanwhile); true when at least one of them is registered now.
+    pub async fn refresh<St: SchemaStore>(
+        &self,
+        store: &St,
+        tables: &[TableId],
+    ) -> Result<bool, RegistryError> {
+        for t in tables {
+            self.fetch(store, t).await?;
+        }
+        let cache = self.cache();
+        Ok(tables
+            .iter()
+            .any(|t| cache.get(t).is_some_and(|c| c.doc.is_some())))
+    }
+
+    /// Like [`Self::build`], but with `infer_new == false` a batch holding rows of a table that
+    /// has no registered schema (and no table-def in the batch) is not built: the registry is
+    /// left untouched and the tables are returned, so the caller can wait for their declaration.
+    pub async fn build_with<St: SchemaStore>(
+        &self,
+        store: &St,
+        event: &[u8],
+        cfg: &Config,
+        infer_new: bool,
+    ) -> Result<Built, RegistryError> {
         let mut report = SchemaReport::default();
         for round in 0..MAX_ROUNDS {
             let batch = build_batch(event, cfg, &self.prefix, &self.snapshot())?;
@@ -210,6 +257,23 @@ impl SchemaRegistry {
             }
             if rebuild {
                 continue;
+            }
+            if !infer_new {
+                let cache = self.cache();
+                let undeclared: Vec<TableId> = batch
+                    .tables
+                    .iter()
+                    .map(|(t, _)| t)
+                    .filter(|t| cache.get(*t).is_none_or(|c| c.doc.is_none()))
+                    .filter(|t| !batch.table_defs.iter().any(|(d, _)| d == *t))
+                    .cloned()
+                    .collect();
+                if !undeclared.is_empty() {
+                    return Ok(Built::Undeclared {
+                        tables: undeclared,
+                        oldest_arrival_us: batch.oldest_arrival_us,
+                    });
+                }
             }
             for t in &touched {
                 let current = self.cache().get(t).and_then(|c| c.doc.clone());
@@ -253,7 +317,7 @@ impl SchemaRegistry {
                         .notes
                         .extend(def.notes.iter().map(|n| format!("{t} table-def: {n}")));
                 }
-                return Ok((batch, report));
+                return Ok(Built::Ready(batch, report));
             }
         }
         Err(RegistryError::Contention)

@@ -16,6 +16,37 @@ pub struct SinkError {
     pub message: String,
 }
 
+/// The condition of a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// Create only (S3 `If-None-Match: *`).
+    Absent,
+    /// Replace only this version (S3 `If-Match: <etag>`).
+    Match(String),
+}
+
+impl Precondition {
+    /// Whether a write under this condition may replace a document whose current ETag is
+    /// `current` (`None`: absent). S3 checks this itself; the local and memory stores use it.
+    pub fn holds(&self, current: Option<&str>) -> bool {
+        match (self, current) {
+            (Precondition::Absent, None) => true,
+            (Precondition::Match(want), Some(have)) => want == have,
+            _ => false,
+        }
+    }
+}
+
+/// The result of a conditional write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    Written {
+        etag: String,
+    },
+    /// Another writer got there first: re-read and try again.
+    Conflict,
+}
+
 /// One object of a listing (`cdc-sink status`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {

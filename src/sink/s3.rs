@@ -466,9 +466,9 @@ impl S3Sink {
         &self,
         key: &str,
         body: Bytes,
-        pre: crate::schema::store::Precondition,
-    ) -> Result<crate::schema::store::PutOutcome, SinkError> {
-        use crate::schema::store::{Precondition, PutOutcome};
+        pre: crate::sink::Precondition,
+    ) -> Result<crate::sink::PutOutcome, SinkError> {
+        use crate::sink::{Precondition, PutOutcome};
         let (sse, kms) = self.sse();
         let req = self
             .client

@@ -123,6 +123,7 @@ pub fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a dyn Array {
         .as_ref()
 }
 pub mod s3;
+pub mod streams;
 
 /// A small seeded generator (64-bit LCG), so schedules and workloads replay exactly.
 pub struct Lcg(pub u64);
@@ -181,6 +182,9 @@ pub fn dms_create_table(
 pub async fn replay_registered(dir: &Path, events: &[Vec<u8>]) -> Vec<Batch> {
     let sink = cdc_sink::sink::local::LocalDir::new(dir);
     let reg = cdc_sink::schema::sync::SchemaRegistry::new("", std::time::Duration::ZERO);
+    cdc_sink::layout::ensure(&sink, "", &Config::default(), "reference")
+        .await
+        .unwrap();
     let mut out = Vec::new();
     for e in events {
         let (b, _) = reg.build(&sink, e, &Config::default()).await.unwrap();

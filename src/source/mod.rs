@@ -1,0 +1,74 @@
+//! The source database's own catalog: declared table schemas for `cdc-sink schema import`,
+//! the most trusted source after a user's override.
+
+pub mod postgres;
+
+use crate::change::TableId;
+use crate::schema::registry::{evolve, Registered};
+use crate::schema::store::SchemaStore;
+use crate::schema::sync::{RegistryError, SchemaRegistry};
+use crate::schema::TableSchema;
+
+/// One table as the source catalog declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogTable {
+    pub id: TableId,
+    /// Columns in the table's order, each with `source: Catalog`.
+    pub schema: TableSchema,
+    /// What could not be mapped exactly (types kept as string, and why).
+    pub notes: Vec<String>,
+}
+
+/// What registering one catalog table did.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub id: TableId,
+    /// The registry document after the import.
+    pub doc: Registered,
+    /// History entries this import added (empty when nothing changed).
+    pub changes: Vec<String>,
+}
+
+/// Registers catalog tables as declared schemas, ranked below an override and above DMS
+/// table-defs and inference. Safe to re-run: compatible changes apply, incompatible ones are
+/// recorded as pending conflicts (conditional writes, redone when another writer races).
+pub async fn register<St: SchemaStore>(
+    store: &St,
+    prefix: &str,
+    tables: &[CatalogTable],
+) -> Result<Vec<Imported>, RegistryError> {
+    let reg = SchemaRegistry::new(prefix, std::time::Duration::ZERO);
+    let mut out = Vec::new();
+    for t in tables {
+        let mut done = None;
+        for _ in 0..32 {
+            let current = reg.get(store, &t.id).await?;
+            let Some(next) = evolve(current.as_ref(), &t.id, &[&t.schema], None) else {
+                done = Some(Imported {
+                    id: t.id.clone(),
+                    doc: current.unwrap_or_else(|| Registered::empty(&t.id)),
+                    changes: Vec::new(),
+                });
+                break;
+            };
+            if reg.publish(store, &next).await? {
+                let changes = next
+                    .history
+                    .last()
+                    .map(|h| h.changes.clone())
+                    .unwrap_or_default();
+                done = Some(Imported {
+                    id: t.id.clone(),
+                    doc: next,
+                    changes,
+                });
+                break;
+            }
+        }
+        match done {
+            Some(i) => out.push(i),
+            None => return Err(RegistryError::Contention),
+        }
+    }
+    Ok(out)
+}
