@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 /// A setting that could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{name}={value:?} is not valid: {why}")]
+#[error("{name}{}{value:?} is not valid: {why}", if name.starts_with("--") { " " } else { "=" })]
 pub struct ConfigError {
     /// The environment variable (or flag) that holds the bad value.
     pub name: String,
@@ -142,6 +142,8 @@ pub mod env {
     pub const S3_MAX_ATTEMPTS: &str = "CDC_S3_MAX_ATTEMPTS";
     pub const S3_ATTEMPT_TIMEOUT_SECS: &str = "CDC_S3_ATTEMPT_TIMEOUT_SECS";
     pub const S3_FORCE_PATH_STYLE: &str = "CDC_S3_FORCE_PATH_STYLE";
+    pub const S3_CONNECT_TIMEOUT_SECS: &str = "CDC_S3_CONNECT_TIMEOUT_SECS";
+    pub const S3_READ_TIMEOUT_SECS: &str = "CDC_S3_READ_TIMEOUT_SECS";
     pub const METRICS_NAMESPACE: &str = "CDC_METRICS_NAMESPACE";
     pub const SCHEMA_REFRESH_SECS: &str = "CDC_SCHEMA_REFRESH_SECS";
     pub const ENCODE_THREADS: &str = "CDC_ENCODE_THREADS";
@@ -160,6 +162,8 @@ pub mod env {
         MULTIPART_THRESHOLD_MB,
         S3_MAX_ATTEMPTS,
         S3_ATTEMPT_TIMEOUT_SECS,
+        S3_CONNECT_TIMEOUT_SECS,
+        S3_READ_TIMEOUT_SECS,
         S3_FORCE_PATH_STYLE,
         METRICS_NAMESPACE,
         SCHEMA_REFRESH_SECS,
@@ -184,79 +188,176 @@ pub fn non_empty(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<
     lookup(name).filter(|v| !v.trim().is_empty())
 }
 
-/// Parses `CDC_ENCODE_THREADS`: 0 (every core) or a thread count up to 64.
-pub fn parse_encode_threads(v: &str) -> Result<usize, ConfigError> {
-    match v.trim().parse::<usize>() {
-        Ok(n) if n <= 64 => Ok(n),
+/// Every bad setting at once, so one deployment fixes them all (one line each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> Self {
+        ConfigErrors(vec![e])
+    }
+}
+
+/// A setting's value and the name the user gave it by: a flag (`--format`) or a variable
+/// (`CDC_FORMAT`). Errors name what the user wrote, not a variable they never set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Given {
+    pub name: String,
+    pub value: String,
+}
+
+/// Collects the errors of several settings instead of stopping at the first.
+#[derive(Default)]
+pub struct Errors(pub Vec<ConfigError>);
+
+impl Errors {
+    /// The value, or the default after recording the error.
+    pub fn take<T>(&mut self, r: Result<T, ConfigError>, default: T) -> T {
+        r.unwrap_or_else(|e| {
+            self.0.push(e);
+            default
+        })
+    }
+
+    /// `Ok(v)` when no error was recorded.
+    pub fn finish<T>(self, v: T) -> Result<T, ConfigErrors> {
+        if self.0.is_empty() {
+            Ok(v)
+        } else {
+            Err(ConfigErrors(self.0))
+        }
+    }
+}
+
+/// Parses a setting that may be absent (`None`: the default).
+fn parse_given<T: FromStr<Err = String>>(g: &Option<Given>) -> Result<Option<T>, ConfigError> {
+    g.as_ref()
+        .map(|g| parse_setting(&g.name, &g.value))
+        .transpose()
+}
+
+/// An integer setting within `min..=max`.
+pub fn parse_number(g: &Given, min: u64, max: u64, unit: &str) -> Result<u64, ConfigError> {
+    match g.value.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(ConfigError {
-            name: env::ENCODE_THREADS.into(),
-            value: v.to_string(),
-            why: "accepted: 0 (every core the function has) or a thread count from 1 to 64".into(),
+            name: g.name.clone(),
+            value: g.value.clone(),
+            why: format!("accepted: an integer {unit}from {min} to {max}"),
         }),
     }
 }
 
 impl Config {
     /// Builds the config from the process environment.
-    pub fn from_env() -> Result<Config, ConfigError> {
+    pub fn from_env() -> Result<Config, ConfigErrors> {
         Config::from_lookup(&|name| std::env::var(name).ok())
     }
 
-    /// Builds the config from any variable lookup (the environment, or a map in tests).
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| non_empty(lookup, name);
-        let format = match get(env::FORMAT) {
-            Some(v) => parse_setting(env::FORMAT, &v)?,
-            None => Format::Parquet,
+    /// Builds the config from any variable lookup (the environment, or a map in tests). Unset
+    /// and empty variables mean the default.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+        Config::from_given(&|name| {
+            non_empty(lookup, name).map(|value| Given {
+                name: name.to_string(),
+                value,
+            })
+        })
+    }
+
+    /// Builds the config from values keyed by variable name, each carrying the name the user
+    /// gave it by (the CLI maps `CDC_FORMAT` to `--format` when the flag was given). Reports
+    /// every bad setting, not only the first.
+    pub fn from_given(lookup: &dyn Fn(&str) -> Option<Given>) -> Result<Config, ConfigErrors> {
+        let mut errs = Errors::default();
+        let format_g = lookup(env::FORMAT);
+        let format = errs
+            .take(parse_given(&format_g), None)
+            .unwrap_or(Format::Parquet);
+        let compression_g = lookup(env::COMPRESSION);
+        let compression = errs.take(parse_given::<Compression>(&compression_g), None);
+        let partition = errs
+            .take(parse_given(&lookup(env::PARTITION)), None)
+            .unwrap_or(Partitioning::Day);
+        let partition_time = errs
+            .take(parse_given(&lookup(env::PARTITION_TIME)), None)
+            .unwrap_or(PartitionTime::Commit);
+        let compression = match (format, compression) {
+            (Format::Parquet, None) => Compression::Snappy,
+            (Format::JsonLines, None) => Compression::None,
+            (Format::JsonLines, Some(c @ (Compression::Snappy | Compression::Zstd))) => {
+                let format_name = format_g.map_or_else(|| env::FORMAT.to_string(), |g| g.name);
+                let sep = if format_name.starts_with("--") {
+                    " "
+                } else {
+                    "="
+                };
+                errs.0.push(ConfigError {
+                    name: compression_g.map_or_else(|| env::COMPRESSION.to_string(), |g| g.name),
+                    value: c.to_string(),
+                    why: format!(
+                        "with {format_name}{sep}jsonl the accepted values are: none, gzip"
+                    ),
+                });
+                Compression::None
+            }
+            (_, Some(c)) => c,
         };
-        let compression = match get(env::COMPRESSION) {
-            Some(v) => Some(parse_setting(env::COMPRESSION, &v)?),
-            None => None,
-        };
-        let partition = match get(env::PARTITION) {
-            Some(v) => parse_setting(env::PARTITION, &v)?,
-            None => Partitioning::Day,
-        };
-        let partition_time = match get(env::PARTITION_TIME) {
-            Some(v) => parse_setting(env::PARTITION_TIME, &v)?,
-            None => PartitionTime::Commit,
-        };
-        let before_image_key = get(env::BEFORE_IMAGE_KEY).unwrap_or_else(|| "before-image".into());
-        let mut cfg = Config::new(
+        let before_g = lookup(env::BEFORE_IMAGE_KEY).unwrap_or(Given {
+            name: env::BEFORE_IMAGE_KEY.into(),
+            value: "before-image".into(),
+        });
+        let before_image_key = before_g.value.clone();
+        if before_image_key.trim().is_empty()
+            || ["metadata", "data", "control"].contains(&before_image_key.as_str())
+        {
+            errs.0.push(ConfigError {
+                name: before_g.name,
+                value: before_image_key.clone(),
+                why: "it must be a non-empty key other than metadata, data and control".into(),
+            });
+        }
+        let mut cfg = Config {
             format,
             compression,
             partition,
             partition_time,
             before_image_key,
-        )?;
-        if let Some(v) = get(env::SCHEMA_REFRESH_SECS) {
-            match v.trim().parse::<u64>() {
-                Ok(n) if n <= 86_400 => cfg.schema_refresh = std::time::Duration::from_secs(n),
-                _ => {
-                    return Err(ConfigError {
-                        name: env::SCHEMA_REFRESH_SECS.into(),
-                        value: v,
-                        why: "accepted: an integer number of seconds from 0 to 86400".into(),
-                    })
-                }
-            }
+            ..Config::default()
+        };
+        if let Some(g) = lookup(env::SCHEMA_REFRESH_SECS) {
+            let secs = errs.take(
+                parse_number(&g, 0, 86_400, "number of seconds "),
+                DEFAULT_SCHEMA_REFRESH_SECS,
+            );
+            cfg.schema_refresh = std::time::Duration::from_secs(secs);
         }
-        if let Some(v) = get(env::ENCODE_THREADS) {
-            cfg.encode_threads = parse_encode_threads(&v)?;
+        if let Some(g) = lookup(env::ENCODE_THREADS) {
+            cfg.encode_threads =
+                errs.take(parse_number(&g, 0, 64, "thread count (0: every core) "), 0) as usize;
         }
-        if let Some(v) = get(env::AWAIT_TABLE_DEF_SECS) {
-            match v.trim().parse::<u64>() {
-                Ok(n) if n <= 900 => cfg.await_table_def = std::time::Duration::from_secs(n),
-                _ => {
-                    return Err(ConfigError {
-                        name: env::AWAIT_TABLE_DEF_SECS.into(),
-                        value: v,
-                        why: "accepted: an integer number of seconds from 0 (off) to 900 (Lambda's longest timeout)".into(),
-                    })
-                }
-            }
+        if let Some(g) = lookup(env::AWAIT_TABLE_DEF_SECS) {
+            let secs = errs.take(
+                parse_number(
+                    &g,
+                    0,
+                    900,
+                    "number of seconds (0: off, 900: Lambda's longest timeout) ",
+                ),
+                cfg.await_table_def.as_secs(),
+            );
+            cfg.await_table_def = std::time::Duration::from_secs(secs);
         }
-        Ok(cfg)
+        errs.finish(cfg)
     }
 
     /// Builds and validates a config; `compression: None` picks the format's default
@@ -267,35 +368,23 @@ impl Config {
         partition: Partitioning,
         partition_time: PartitionTime,
         before_image_key: String,
-    ) -> Result<Config, ConfigError> {
-        let compression = match (format, compression) {
-            (Format::Parquet, None) => Compression::Snappy,
-            (Format::JsonLines, None) => Compression::None,
-            (Format::JsonLines, Some(c @ (Compression::Snappy | Compression::Zstd))) => {
-                return Err(ConfigError {
-                    name: env::COMPRESSION.into(),
-                    value: c.to_string(),
-                    why: "with CDC_FORMAT=jsonl the accepted values are: none, gzip".into(),
+    ) -> Result<Config, ConfigErrors> {
+        let values = [
+            (env::FORMAT, Some(format.to_string())),
+            (env::COMPRESSION, compression.map(|c| c.to_string())),
+            (env::PARTITION, Some(partition.to_string())),
+            (env::PARTITION_TIME, Some(partition_time.to_string())),
+            (env::BEFORE_IMAGE_KEY, Some(before_image_key)),
+        ];
+        Config::from_given(&|name| {
+            values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, v)| v.clone())
+                .map(|value| Given {
+                    name: name.to_string(),
+                    value,
                 })
-            }
-            (_, Some(c)) => c,
-        };
-        if before_image_key.is_empty()
-            || ["metadata", "data", "control"].contains(&before_image_key.as_str())
-        {
-            return Err(ConfigError {
-                name: env::BEFORE_IMAGE_KEY.into(),
-                value: before_image_key,
-                why: "it must be a non-empty key other than metadata, data and control".into(),
-            });
-        }
-        Ok(Config {
-            format,
-            compression,
-            partition,
-            partition_time,
-            before_image_key,
-            ..Config::default()
         })
     }
 
@@ -314,7 +403,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -336,6 +425,7 @@ mod tests {
     #[test]
     fn errors_name_the_variable_and_the_accepted_values() {
         let e = from(&[(env::PARTITION, "weekly")]).unwrap_err();
+        let e = &e.0[0];
         assert_eq!(
             e.to_string(),
             "CDC_PARTITION=\"weekly\" is not valid: accepted values: day, hour, none"
@@ -349,14 +439,57 @@ mod tests {
             2
         );
         let e = from(&[(env::SCHEMA_REFRESH_SECS, "soon")]).unwrap_err();
-        assert_eq!(e.name, "CDC_SCHEMA_REFRESH_SECS");
+        assert_eq!(e.0[0].name, "CDC_SCHEMA_REFRESH_SECS");
         let cfg = from(&[(env::SCHEMA_REFRESH_SECS, "5")]).unwrap();
         assert_eq!(cfg.schema_refresh, std::time::Duration::from_secs(5));
         let e = from(&[(env::AWAIT_TABLE_DEF_SECS, "-1")]).unwrap_err();
-        assert_eq!(e.name, "CDC_AWAIT_TABLE_DEF_SECS");
+        assert_eq!(e.0[0].name, "CDC_AWAIT_TABLE_DEF_SECS");
         let cfg = from(&[(env::AWAIT_TABLE_DEF_SECS, "0")]).unwrap();
         assert!(cfg.await_table_def.is_zero());
         let e = from(&[(env::BEFORE_IMAGE_KEY, "data")]).unwrap_err();
-        assert_eq!(e.name, "CDC_BEFORE_IMAGE_KEY");
+        assert_eq!(e.0[0].name, "CDC_BEFORE_IMAGE_KEY");
+    }
+
+    #[test]
+    fn every_bad_setting_is_reported_at_once() {
+        let e = from(&[
+            (env::FORMAT, "csv"),
+            (env::PARTITION, "weekly"),
+            (env::PARTITION_TIME, "now"),
+            (env::SCHEMA_REFRESH_SECS, "-1"),
+            (env::COMPRESSION, ""),
+        ])
+        .unwrap_err();
+        let names: Vec<&str> = e.0.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "CDC_FORMAT",
+                "CDC_PARTITION",
+                "CDC_PARTITION_TIME",
+                "CDC_SCHEMA_REFRESH_SECS"
+            ]
+        );
+        assert_eq!(e.to_string().lines().count(), 4);
+    }
+
+    #[test]
+    fn errors_name_the_flag_the_user_gave() {
+        let given = |name: &str| match name {
+            env::FORMAT => Some(Given {
+                name: "--format".into(),
+                value: "jsonl".into(),
+            }),
+            env::COMPRESSION => Some(Given {
+                name: "--compression".into(),
+                value: "zstd".into(),
+            }),
+            _ => None,
+        };
+        let e = Config::from_given(&given).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--compression \"zstd\" is not valid: with --format jsonl the accepted values are: none, gzip"
+        );
     }
 }

@@ -193,6 +193,11 @@ impl<K: ObjectSink + SchemaStore> Handler<K> {
                     tracing::error!(error = %e, first_seq = batch.first_seq.as_deref().unwrap_or(""), "write failed after retries; reporting the whole batch for retry");
                     response.add_failure(batch.first_seq.clone().unwrap_or_default());
                     inv.failed = true;
+                } else {
+                    // Measured once the objects are written: what a reader of the lake sees.
+                    inv.freshness_ms = batch
+                        .newest_commit_us
+                        .map(|c| (now_us() - c).max(0) as f64 / 1000.0);
                 }
                 for (code, n) in &batch.quarantine_reasons {
                     tracing::warn!(reason = code, records = n, "records quarantined");

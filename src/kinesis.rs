@@ -127,6 +127,41 @@ pub fn decode_payload(data_b64: &[u8], out: &mut Vec<u8>) -> Result<(), base64::
     PAYLOAD_BASE64.decode_vec(data_b64, out)
 }
 
+/// What to wrap each record in, for messages about documents that are almost an event.
+const EXPECTED: &str = "a Lambda Kinesis event is {\"Records\": [{\"kinesis\": {\"data\": BASE64, \
+    \"sequenceNumber\": ..., \"partitionKey\": ..., \"approximateArrivalTimestamp\": SECONDS}, \
+    \"eventID\": \"SHARD_ID:SEQUENCE_NUMBER\"}]}";
+
+/// Names documents that people mistake for a Lambda Kinesis event (a GetRecords response, an
+/// array), to say what they are and what was expected. Runs only on the error path.
+fn diagnose(text: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let is_get_records_record =
+        |r: &serde_json::Value| r.get("SequenceNumber").is_some() || r.get("Data").is_some();
+    match &v {
+        serde_json::Value::Array(a) if a.is_empty() => {
+            Some(format!("the event is an empty JSON array; {EXPECTED}"))
+        }
+        serde_json::Value::Array(a) => Some(format!(
+            "the event is a JSON array of {} items, not an object; {EXPECTED}",
+            a.len()
+        )),
+        serde_json::Value::Object(o)
+            if o.contains_key("NextShardIterator")
+                || o.contains_key("MillisBehindLatest")
+                || o.get("Records")
+                    .and_then(|r| r.as_array())
+                    .is_some_and(|r| r.iter().any(is_get_records_record)) =>
+        {
+            Some(format!(
+                "this is a Kinesis GetRecords API response (\"Data\", \"SequenceNumber\" per \
+                 record), not the event Lambda passes to a function; {EXPECTED}"
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Parses a Lambda Kinesis event.
 pub fn parse_event(bytes: &[u8]) -> Result<Vec<RawRecord<'_>>, EventError> {
     // UTF-8 is validated once for the whole event (fast on ASCII), so the parser can skip
@@ -138,17 +173,19 @@ pub fn parse_event(bytes: &[u8]) -> Result<Vec<RawRecord<'_>>, EventError> {
         ))
     })?;
     let doc: EventDoc<'_> = serde_json::from_str(text).map_err(|e| {
-        EventError::NotKinesis(format!(
-            "expected a JSON object {{\"Records\": [{{\"kinesis\": {{...}}, \"eventID\": ...}}]}}; {e}"
-        ))
+        EventError::NotKinesis(diagnose(text).unwrap_or_else(|| {
+            format!("expected a JSON object {{\"Records\": [{{\"kinesis\": {{...}}, \"eventID\": ...}}]}}; {e}")
+        }))
     })?;
-    let records = doc
-        .records
-        .ok_or_else(|| EventError::NotKinesis("the JSON object has no \"Records\" array".into()))?;
+    let records = doc.records.ok_or_else(|| {
+        EventError::NotKinesis(
+            diagnose(text).unwrap_or_else(|| "the JSON object has no \"Records\" array".into()),
+        )
+    })?;
     if !records.is_empty() && records.iter().all(|r| r.kinesis.is_none()) {
-        return Err(EventError::NotKinesis(
-            "no record has a \"kinesis\" object (is this an SQS, SNS or DynamoDB event?)".into(),
-        ));
+        return Err(EventError::NotKinesis(diagnose(text).unwrap_or_else(
+            || "no record has a \"kinesis\" object (is this an SQS, SNS or DynamoDB event?)".into(),
+        )));
     }
     Ok(records
         .into_iter()
@@ -267,6 +304,15 @@ mod tests {
             assert!(e.starts_with("not a Lambda Kinesis event"), "{e}");
         }
         assert!(parse_event(br#"{"Records":[]}"#).unwrap().is_empty());
+        let e = parse_event(b" [ ] ").unwrap_err().to_string();
+        assert!(
+            e.contains("empty JSON array") && e.contains("\"Records\""),
+            "{e}"
+        );
+        let get_records = br#"{"Records":[{"SequenceNumber":"1","ApproximateArrivalTimestamp":1.0,
+            "Data":"e30=","PartitionKey":"k"}],"NextShardIterator":"AAA","MillisBehindLatest":0}"#;
+        let e = parse_event(get_records).unwrap_err().to_string();
+        assert!(e.contains("GetRecords API response"), "{e}");
         let e = parse_event(b"{\"Records\":[\"\xff\"]}").unwrap_err();
         assert!(e.to_string().ends_with("invalid byte at offset 13)"), "{e}");
     }

@@ -11,6 +11,9 @@ pub struct Invocation {
     pub duration_ms: f64,
     /// Now minus the oldest arrival time in the batch.
     pub iterator_age_ms: Option<f64>,
+    /// Time from the newest source commit in the batch to the end of its write: how far the
+    /// lake is behind the source. `None` when no row carried a commit time (full load).
+    pub freshness_ms: Option<f64>,
     /// True when the batch was reported as failed (to be retried).
     pub failed: bool,
     /// Time spent waiting for late table definitions (0 when the batch did not wait).
@@ -61,6 +64,10 @@ pub fn emf(
         metrics.push(json!({"Name": "IteratorAge", "Unit": "Milliseconds"}));
         doc.insert("IteratorAge".into(), json!(age));
     }
+    if let Some(f) = inv.freshness_ms {
+        metrics.push(json!({"Name": "Freshness", "Unit": "Milliseconds"}));
+        doc.insert("Freshness".into(), json!(f));
+    }
     doc.insert("FunctionName".into(), json!(function));
     doc.insert(
         "_aws".into(),
@@ -87,6 +94,7 @@ mod tests {
             },
             duration_ms: 1.5,
             iterator_age_ms: Some(20.0),
+            freshness_ms: Some(1500.0),
             failed: false,
             ..Invocation::default()
         };
@@ -94,11 +102,16 @@ mod tests {
         let defs = d["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .unwrap();
-        assert_eq!(defs.len(), 16);
+        // 16 as on main, plus Freshness.
+        assert_eq!(defs.len(), 17);
         for m in defs {
             assert!(d[m["Name"].as_str().unwrap()].is_number(), "{m}");
         }
         assert_eq!(d["Records"], 3);
         assert_eq!(d["RowsInsert"], 2);
+        assert_eq!(d["Freshness"], 1500.0);
+        // Without a commit time (full load) there is no freshness value, not a zero.
+        let d = emf("cdc-sink", "fn", &Invocation::default(), 1);
+        assert!(d.get("Freshness").is_none());
     }
 }

@@ -63,6 +63,9 @@ impl Partition {
     }
 }
 
+/// The key prefix when none is given (`CDC_PREFIX` unset or empty, `--out s3://BUCKET`).
+pub const DEFAULT_PREFIX: &str = "cdc";
+
 /// Escapes one path segment the way Hive escapes partition values (`%XX` for `/`, `=`, `%`,
 /// control characters, ...), and also `.`-only names, so no segment can climb out of the prefix.
 /// Empty names become `%00` so that every segment is non-empty.

@@ -58,6 +58,8 @@ pub struct Batch {
     pub first_seq: Option<String>,
     /// The oldest approximate arrival time in the batch (for iterator age).
     pub oldest_arrival_us: Option<i64>,
+    /// The newest source commit time among the batch's data rows (for freshness).
+    pub newest_commit_us: Option<i64>,
     /// Each table's columns as written in this batch (what a schema registry would record).
     pub tables: Vec<(TableId, TableSchema)>,
     /// Quarantined records per reason code, sorted by code.

@@ -62,7 +62,10 @@ async fn quick_start_output_in_the_readme_is_what_replay_prints() {
     let events: Vec<Vec<u8>> = names.iter().map(|n| sample_bytes(n)).collect();
     let batches = replay_registered(dir.path(), &events).await;
     for (name, b) in names.iter().zip(&batches) {
-        let line = format!("test-input/{name}: {}", b.counts);
+        let line = format!(
+            "test-input/{name}: {}",
+            cdc_sink::replay::describe(&b.counts)
+        );
         assert!(
             read("README.md").contains(&line),
             "README quick start should show:\n{line}"
@@ -93,5 +96,86 @@ fn the_recover_and_redrive_commands_in_the_readme_run_in_ci() {
             run.lines().any(|l| l.trim() == c),
             "tests/run.sh does not run the README command:\n{c}"
         );
+    }
+}
+
+/// The dashboard's widgets (template.yaml) show every metric the issue asks for, and only
+/// metrics the function emits (the names of `metrics::emf`).
+#[test]
+fn the_dashboard_shows_the_metrics_the_function_emits() {
+    use cdc_sink::metrics::{emf, Invocation};
+    let template = read("template.yaml");
+    let start = template
+        .find("DashboardBody: !Sub")
+        .expect("template.yaml has a dashboard");
+    let body: String = template[start..]
+        .lines()
+        .skip(2)
+        .take_while(|l| !l.trim_start().starts_with("- Fn:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    // Fill the !Sub placeholders, then the body must be JSON.
+    let mut json = String::new();
+    let mut rest = body.as_str();
+    while let Some(i) = rest.find("${") {
+        json.push_str(&rest[..i]);
+        let end = rest[i..].find('}').unwrap();
+        json.push('x');
+        rest = &rest[i + end + 1..];
+    }
+    json.push_str(rest);
+    let doc: serde_json::Value = serde_json::from_str(&json).expect("DashboardBody is JSON");
+    let mut shown = BTreeSet::new();
+    for w in doc["widgets"].as_array().unwrap() {
+        let mut prev: Vec<serde_json::Value> = Vec::new();
+        for m in w["properties"]["metrics"].as_array().into_iter().flatten() {
+            let row = m.as_array().unwrap();
+            let mut cur = if row.first().and_then(|v| v.as_str()) == Some("...") {
+                prev.clone()
+            } else {
+                row.iter().filter(|v| !v.is_object()).cloned().collect()
+            };
+            for (i, v) in cur.iter_mut().enumerate() {
+                if v == "." {
+                    *v = prev[i].clone();
+                }
+            }
+            if cur[0] == "cdc-sink" {
+                shown.insert(cur[1].as_str().unwrap().to_string());
+            }
+            prev = cur;
+        }
+    }
+    let full = Invocation {
+        iterator_age_ms: Some(1.0),
+        freshness_ms: Some(1.0),
+        ..Invocation::default()
+    };
+    let emitted: BTreeSet<String> = emf("cdc-sink", "f", &full, 0)["_aws"]["CloudWatchMetrics"][0]
+        ["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        shown.is_subset(&emitted),
+        "not emitted: {:?}",
+        shown.difference(&emitted)
+    );
+    for wanted in [
+        "RowsLoad",
+        "RowsInsert",
+        "RowsUpdate",
+        "RowsDelete",
+        "Quarantined",
+        "FailedBatches",
+        "IteratorAge",
+        "Freshness",
+        "Duration",
+        "Objects",
+        "Bytes",
+    ] {
+        assert!(shown.contains(wanted), "the dashboard lacks {wanted}");
     }
 }

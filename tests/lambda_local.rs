@@ -65,6 +65,11 @@ impl Drop for Watch {
 
 /// `cargo lambda invoke` with the quick-start sample; the first call waits for the build.
 fn invoke(port: u16) -> String {
+    invoke_with(port, "test-input/kinesis_test_input.json")
+}
+
+/// `cargo lambda invoke` with an event file (relative to the crate root).
+fn invoke_with(port: u16, data_file: &str) -> String {
     let out = Command::new("timeout")
         .args([
             "600",
@@ -73,7 +78,7 @@ fn invoke(port: u16) -> String {
             "invoke",
             "cdc-sink-lambda",
             "--data-file",
-            "test-input/kinesis_test_input.json",
+            data_file,
         ])
         .args(["-A", "127.0.0.1", "-P", &port.to_string()])
         .current_dir(root())
@@ -109,6 +114,17 @@ async fn cargo_lambda_watch_and_invoke_write_the_expected_objects() {
         panic!("invoke did not answer JSON ({e}): {response}\nwatch log:\n{log}")
     });
     assert_eq!(parsed, serde_json::json!({"batchItemFailures": []}));
+
+    // A document that is not a Kinesis event fails the invocation with a plain message in the
+    // function's JSON log (lambda_runtime logs a handler error with `{:?}`).
+    let response = invoke_with(port, "test-input/bad/not_kinesis.json");
+    assert!(response.contains("cdc-sink.NotKinesisEvent"), "{response}");
+    let log = std::fs::read_to_string(logs.path().join("watch.log")).unwrap_or_default();
+    let line = log
+        .lines()
+        .find(|l| l.contains("\"ERROR\"") && l.contains("not a Lambda Kinesis event"))
+        .unwrap_or_else(|| panic!("no plain error line in:\n{log}"));
+    assert!(!line.contains("NotKinesis("), "a Debug dump: {line}");
 
     // The objects equal a local replay of the same event under the same prefix.
     let b = cdc_sink::pipeline::build_batch(
@@ -150,7 +166,12 @@ fn a_bad_setting_fails_the_init_with_a_message_naming_the_variable() {
     let port = s3::free_port();
     let _watch = Watch::start(
         port,
-        &[("CDC_BUCKET", "lake"), ("CDC_PARTITION", "weekly")],
+        &[
+            ("CDC_BUCKET", "lake"),
+            ("CDC_PARTITION", "weekly"),
+            ("CDC_S3_MAX_ATTEMPTS", "0"),
+            ("CDC_PREFIX", "a//b"),
+        ],
         &logs.path().join("watch.log"),
     );
     let response = invoke(port);
@@ -161,4 +182,11 @@ fn a_bad_setting_fails_the_init_with_a_message_naming_the_variable() {
         ),
         "{response}"
     );
+    // Every bad variable at once (cargo-lambda cannot pass an empty value; the unit tests of
+    // config.rs check that one means the default).
+    assert!(
+        response.contains("CDC_S3_MAX_ATTEMPTS=\\\"0\\\""),
+        "{response}"
+    );
+    assert!(response.contains("CDC_PREFIX=\\\"a//b\\\""), "{response}");
 }

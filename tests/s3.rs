@@ -211,3 +211,162 @@ async fn a_stopped_server_fails_the_batch_and_after_it_is_back_the_retry_is_clea
         local_contents(dir.path())
     );
 }
+
+/// The CLI with the test server's endpoint and credentials (`env` overrides them).
+fn cli_s3(endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_cdc-sink"));
+    c.args(args)
+        .env("AWS_ENDPOINT_URL_S3", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "testtest")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A message a person can act on: a few lines, no Rust Debug dump.
+fn assert_plain(stderr: &str) {
+    assert!(stderr.lines().count() <= 4, "too long:\n{stderr}");
+    for debug in [
+        "DispatchFailure",
+        "ServiceError {",
+        "ConnectorError",
+        "Some(",
+        "source:",
+    ] {
+        assert!(!stderr.contains(debug), "Debug dump in:\n{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn s3_failures_say_what_failed_and_what_to_check() {
+    let server = S3Server::shared_or_start();
+    let c = s3::client(&server.endpoint);
+    let bucket = s3::unique_bucket("errors");
+    s3::create_bucket(&c, &bucket).await;
+    let input = root().join("test-input/kinesis_test_input.json");
+    let input = input.to_str().unwrap();
+    let out = format!("s3://{bucket}/cdc");
+
+    let (ok, _, stderr) = cli_s3(
+        &server.endpoint,
+        &["replay", input, "--out", &out],
+        &[("AWS_SECRET_ACCESS_KEY", "wrong-secret")],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("credentials were refused"), "{stderr}");
+    assert!(stderr.contains("AWS_SECRET_ACCESS_KEY"), "{stderr}");
+    assert_plain(&stderr);
+
+    let missing = format!("s3://{bucket}-missing/cdc");
+    let (ok, _, stderr) = cli_s3(&server.endpoint, &["replay", input, "--out", &missing], &[]);
+    assert!(!ok);
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(stderr.contains(&format!("{bucket}-missing")), "{stderr}");
+    assert_plain(&stderr);
+
+    let nobody = format!("http://127.0.0.1:{}", s3::free_port());
+    let (ok, _, stderr) = cli_s3(&nobody, &["status", "--out", &out], &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("cannot reach") && stderr.contains(&nobody),
+        "{stderr}"
+    );
+    assert_plain(&stderr);
+    assert!(
+        s3::list(&c, &bucket, "").await.is_empty(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_fails_within_seconds() {
+    // Accepts connections and never answers (nor closes them).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let input = root().join("test-input/kinesis_test_input.json");
+    let start = std::time::Instant::now();
+    let (ok, _, stderr) = cli_s3(
+        &endpoint,
+        &["replay", input.to_str().unwrap(), "--out", "s3://lake/cdc"],
+        &[],
+    );
+    let took = start.elapsed();
+    assert!(!ok);
+    assert!(took < std::time::Duration::from_secs(15), "took {took:?}");
+    assert!(
+        stderr.contains("no answer from") && stderr.contains(&endpoint),
+        "{stderr}"
+    );
+    assert!(stderr.contains("CDC_S3_READ_TIMEOUT_SECS"), "{stderr}");
+    assert_plain(&stderr);
+    println!(
+        "silent server: replay failed after {:.1} s",
+        took.as_secs_f64()
+    );
+}
+
+#[tokio::test]
+async fn status_reads_an_s3_lake_as_it_reads_a_local_one() {
+    let server = S3Server::shared_or_start();
+    let c = s3::client(&server.endpoint);
+    let bucket = s3::unique_bucket("status");
+    s3::create_bucket(&c, &bucket).await;
+    let inputs: Vec<String> = [
+        "full_load.json",
+        "kinesis_test_input.json",
+        "malformed_mixed.json",
+    ]
+    .iter()
+    .map(|n| root().join("test-input").join(n).display().to_string())
+    .collect();
+    // Without a prefix, the Lambda's default prefix (cdc) is used, and said.
+    let s3_out = format!("s3://{bucket}");
+    let mut args = vec!["replay", "--quiet", "--out", &s3_out];
+    args.extend(inputs.iter().map(String::as_str));
+    let (ok, _, stderr) = cli_s3(&server.endpoint, &args, &[]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains(&format!("s3://{bucket}/cdc/")), "{stderr}");
+    assert!(!s3::list(&c, &bucket, "cdc/public/orders/").await.is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    let local_out = dir.path().display().to_string();
+    let mut args = vec!["replay", "--quiet", "--out", &local_out];
+    args.extend(inputs.iter().map(String::as_str));
+    assert!(cli_s3(&server.endpoint, &args, &[]).0);
+
+    let status = |out: &str| {
+        let (ok, stdout, stderr) = cli_s3(
+            &server.endpoint,
+            &["status", "--json", "--rows", "--out", out],
+            &[],
+        );
+        assert!(ok, "{stderr}");
+        let mut v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        for t in v["tables"].as_array_mut().unwrap() {
+            t.as_object_mut().unwrap().remove("last_write_ms");
+        }
+        (
+            v["tables"].clone(),
+            v["quarantine"].clone(),
+            v["schemas"].clone(),
+        )
+    };
+    let remote = status(&s3_out);
+    assert_eq!(remote, status(&local_out));
+    assert!(remote.0.as_array().unwrap().len() >= 3, "{:?}", remote.0);
+}

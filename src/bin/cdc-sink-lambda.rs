@@ -3,22 +3,39 @@
 //! the on-failure SQS queue instead, it recovers the discarded batches (`cdc-sink recover`).
 
 use aws_lambda_events::streams::KinesisEventResponse;
-use cdc_sink::config::{env, Config};
+use cdc_sink::config::{env, non_empty, Config, ConfigError, ConfigErrors};
 use cdc_sink::handler::Handler;
 use cdc_sink::metrics;
-use cdc_sink::partition::normalise_prefix;
+use cdc_sink::partition::{normalise_prefix, DEFAULT_PREFIX};
+use cdc_sink::pipeline::PipelineError;
 use cdc_sink::recover::{self, Recoverer};
 use cdc_sink::sink::s3::{S3Settings, S3Sink};
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::value::RawValue;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Reads every setting and reports every bad one at once (one line each), so a deployment is
+/// fixed in one round.
 async fn init() -> Result<Handler<S3Sink>, String> {
     let lookup = |k: &str| std::env::var(k).ok();
-    let config = Config::from_env().map_err(|e| e.to_string())?;
-    let s3 = S3Settings::from_lookup(&lookup, None).map_err(|e| e.to_string())?;
-    let prefix_raw = std::env::var(env::PREFIX).unwrap_or_else(|_| "cdc".into());
-    let prefix = normalise_prefix(&prefix_raw).map_err(|e| format!("{}: {e}", env::PREFIX))?;
+    let mut errors = Vec::new();
+    let config = Config::from_env().map_err(|e| errors.extend(e.0)).ok();
+    let s3 = S3Settings::from_lookup(&lookup, None)
+        .map_err(|e| errors.extend(e.0))
+        .ok();
+    let prefix_raw = non_empty(&lookup, env::PREFIX).unwrap_or_else(|| DEFAULT_PREFIX.into());
+    let prefix = normalise_prefix(&prefix_raw)
+        .map_err(|why| {
+            errors.push(ConfigError {
+                name: env::PREFIX.into(),
+                value: prefix_raw.clone(),
+                why,
+            })
+        })
+        .ok();
+    let (Some(config), Some(s3), Some(prefix)) = (config, s3, prefix) else {
+        return Err(ConfigErrors(errors).to_string());
+    };
     let sink = S3Sink::connect(&s3).await;
     tracing::info!(bucket = %s3.bucket, prefix = %prefix, format = %config.format, compression = %config.compression,
         partition = %config.partition, partition_time = %config.partition_time, "cdc-sink initialised");
@@ -68,6 +85,50 @@ async fn report_init_error(message: &str) {
     }
 }
 
+/// An invocation error whose `Debug` is its message: lambda_runtime logs a handler's error with
+/// `{:?}`, and the function's JSON log should hold a plain sentence, not a Rust Debug dump.
+struct PlainError {
+    kind: &'static str,
+    message: String,
+}
+
+impl From<PipelineError> for PlainError {
+    fn from(e: PipelineError) -> Self {
+        let kind = match e {
+            PipelineError::Event(_) => "cdc-sink.NotKinesisEvent",
+            PipelineError::Encode(_) => "cdc-sink.EncodeError",
+        };
+        PlainError {
+            kind,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl PlainError {
+    fn other(e: impl std::fmt::Display) -> Self {
+        PlainError {
+            kind: "cdc-sink.Error",
+            message: e.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Debug for PlainError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<PlainError> for Diagnostic {
+    fn from(e: PlainError) -> Self {
+        Diagnostic {
+            error_type: e.kind.into(),
+            error_message: e.message,
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt()
@@ -84,10 +145,11 @@ async fn main() -> Result<(), Error> {
         Err(e) => {
             tracing::error!(error = %e, "configuration is invalid; fix the function's environment variables");
             report_init_error(&e).await;
-            return Err(e.into());
+            std::process::exit(1);
         }
     };
-    let namespace = std::env::var(env::METRICS_NAMESPACE).unwrap_or_else(|_| "cdc-sink".into());
+    let lookup = |k: &str| std::env::var(k).ok();
+    let namespace = non_empty(&lookup, env::METRICS_NAMESPACE).unwrap_or_else(|| "cdc-sink".into());
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "cdc-sink".into());
     let namespace = &*namespace.leak();
     let function = &*function.leak();
@@ -105,11 +167,12 @@ async fn main() -> Result<(), Error> {
                     rows = summary.counts.rows(),
                     "recovery summary"
                 );
-                return Ok::<_, Error>(response);
+                return serde_json::to_value(response).map_err(PlainError::other);
             }
             let (response, inv): (KinesisEventResponse, _) = handler
                 .handle_until(payload, Some(event.context.deadline))
-                .await?;
+                .await
+                .map_err(PlainError::from)?;
             let c = &inv.counts;
             tracing::info!(
                 records = c.records,
@@ -125,6 +188,7 @@ async fn main() -> Result<(), Error> {
                 bytes = c.bytes,
                 duration_ms = inv.duration_ms,
                 iterator_age_ms = inv.iterator_age_ms,
+                freshness_ms = inv.freshness_ms,
                 failed = inv.failed,
                 table_def_wait_ms = inv.table_def_wait_ms,
                 inferred_without_declaration = inv.inferred_without_declaration,
@@ -135,7 +199,7 @@ async fn main() -> Result<(), Error> {
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0);
             println!("{}", metrics::emf(namespace, function, &inv, ts));
-            Ok::<_, Error>(serde_json::to_value(response)?)
+            serde_json::to_value(response).map_err(PlainError::other)
         },
     ))
     .await

@@ -37,27 +37,34 @@ enum Command {
     Recover(cli::recover::RecoverArgs),
     /// Re-process quarantined records after their cause is fixed (e.g. a schema override).
     Redrive(cli::redrive::RedriveArgs),
+    /// The lake at a glance: layout, tables (objects, bytes, partitions, last write), schema
+    /// versions and pending conflicts, quarantine by reason and day, recover and redrive
+    /// history, leftover temporary files. Reads listings and small documents only.
+    Status(cli::status::StatusArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result: Result<(), (String, u8)> = match cli.command {
         // The benchmark drives its own runtime per case; it must not run inside another one.
-        Command::Bench(args) => cli::bench::run(args),
-        Command::Generate(args) => cli::generate::run(args),
+        Command::Bench(args) => cli::bench::run(args).map_err(failed),
+        Command::Generate(args) => cli::generate::run(args).map_err(failed),
         command => match tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
         {
-            Err(e) => Err(format!("cannot start the async runtime: {e}")),
+            Err(e) => Err(failed(format!("cannot start the async runtime: {e}"))),
             Ok(rt) => rt.block_on(async {
                 match command {
-                    Command::Replay(args) => cli::replay::run(args).await,
-                    Command::Schema(cmd) => cli::schema::run(cmd).await,
-                    Command::Athena(cmd) => cli::athena::run(cmd).await,
-                    Command::Recover(args) => cli::recover::run(args).await,
-                    Command::Redrive(args) => cli::redrive::run(args).await,
+                    Command::Replay(args) => cli::replay::run(args)
+                        .await
+                        .map_err(|f| (f.message, f.code)),
+                    Command::Schema(cmd) => cli::schema::run(cmd).await.map_err(failed),
+                    Command::Athena(cmd) => cli::athena::run(cmd).await.map_err(failed),
+                    Command::Status(args) => cli::status::run(args).await.map_err(failed),
+                    Command::Recover(args) => cli::recover::run(args).await.map_err(failed),
+                    Command::Redrive(args) => cli::redrive::run(args).await.map_err(failed),
                     Command::Bench(_) | Command::Generate(_) => Ok(()),
                 }
             }),
@@ -65,9 +72,48 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
+        Err((message, code)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
         }
+    }
+}
+
+/// An ordinary failure: exit status 1.
+fn failed(message: String) -> (String, u8) {
+    (message, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command and every flag has help text.
+    #[test]
+    fn every_flag_has_help() {
+        fn check(cmd: &clap::Command, path: &str) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(
+                    arg.get_help().is_some() || arg.get_long_help().is_some(),
+                    "{path} {id} has no help text"
+                );
+            }
+            for sub in cmd.get_subcommands() {
+                assert!(
+                    sub.get_about().is_some(),
+                    "{path} {} has no help",
+                    sub.get_name()
+                );
+                check(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        check(&cmd, "cdc-sink");
     }
 }

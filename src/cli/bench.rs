@@ -9,8 +9,8 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct BenchArgs {
     /// Timed runs per case (the median is reported).
-    #[arg(long, default_value_t = 15)]
-    pub iterations: usize,
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub iterations: u64,
     /// Only the cases whose name contains this text (e.g. "4 tables, Parquet snappy").
     #[arg(long)]
     pub only: Option<String>,
@@ -105,7 +105,7 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     }
     let cases = crate::bench::run(
         &mut events,
-        a.iterations.max(1),
+        (a.iterations as usize).max(1),
         a.only.as_deref(),
         a.hot_path_only,
         &mut |name| eprintln!("measuring: {name}"),
@@ -115,7 +115,7 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         return Ok(());
     }
     eprintln!("measuring: 4 and 500 tables, 1 thread and all threads, in turns");
-    let s = crate::bench::scaling(&mut events, a.iterations.max(1));
+    let s = crate::bench::scaling(&mut events, (a.iterations as usize).max(1));
     println!(
         "many-table ratio (Parquet snappy, 1 thread, measured in turns): 500 tables {:.2} µs per record / 4 tables {:.2} µs per record = {:.2}x (target: at most 3x)",
         s.per_record_us(1, 0),
@@ -147,7 +147,11 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     }
     for tables in [4, 50, 500] {
         eprintln!("measuring: one invocation against s3s-fs, {tables} tables");
-        match invocation::measure(events.get(tables, true), &dir, a.iterations.clamp(1, 9)) {
+        match invocation::measure(
+            events.get(tables, true),
+            &dir,
+            (a.iterations as usize).clamp(1, 9),
+        ) {
             Ok(m) => println!("{}", m.line(tables)),
             Err(e) => println!("invocation against s3s-fs, {tables} tables: skipped ({e})"),
         }

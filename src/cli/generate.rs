@@ -1,40 +1,76 @@
 //! `cdc-sink generate`: a simulated DMS workload as Lambda events, with its true final state.
 
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct GenerateArgs {
-    /// Directory for events/*.json and truth.json.
+    /// Directory for events/*.json and truth.json. It must not hold events already (see --force).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Remove the events and truth.json already in --out first (only those files).
+    #[arg(long)]
+    pub force: bool,
+    /// Seed of the random workload: the same seed gives the same events.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    #[arg(long, default_value_t = 3)]
-    pub tables: usize,
+    /// Number of source tables.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub tables: u64,
     /// Rows per table in the full load.
     #[arg(long, default_value_t = 20)]
     pub rows: usize,
     /// CDC transactions (1 to 4 changes each).
     #[arg(long, default_value_t = 60)]
     pub transactions: usize,
-    #[arg(long, default_value_t = 2)]
-    pub shards: usize,
-    #[arg(long, default_value_t = 25)]
-    pub records_per_event: usize,
+    /// Kinesis shards the records are spread over.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub shards: u64,
+    /// Kinesis records per Lambda event file (at most).
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub records_per_event: u64,
     /// Pad text values to about this many bytes (for ~500-byte messages, use 300).
     #[arg(long, default_value_t = 0)]
     pub name_bytes: usize,
 }
 
+/// Event files and truth.json already in `out` (what a new run would mix with).
+fn existing_outputs(out: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(out.join("events"))
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let truth = out.join("truth.json");
+    if truth.is_file() {
+        found.push(truth);
+    }
+    found.sort();
+    found
+}
+
 pub fn run(a: GenerateArgs) -> Result<(), String> {
+    let old = existing_outputs(&a.out);
+    if !old.is_empty() && !a.force {
+        return Err(format!(
+            "{} already holds a workload ({} files: events/*.json, truth.json); new events would \
+             mix with the old ones. Use another --out, or add --force to remove those files first",
+            a.out.display(),
+            old.len()
+        ));
+    }
+    for path in &old {
+        std::fs::remove_file(path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+    }
     let opts = crate::generate::GenOptions {
         seed: a.seed,
-        tables: a.tables.max(1),
+        tables: a.tables as usize,
         rows: a.rows,
         transactions: a.transactions,
-        shards: a.shards.max(1),
-        records_per_event: a.records_per_event.max(1),
+        shards: a.shards as usize,
+        records_per_event: a.records_per_event as usize,
         name_bytes: a.name_bytes,
         ..Default::default()
     };

@@ -1,6 +1,6 @@
 //! `cdc-sink schema show|set|import|infer`: the schema registry under `{prefix}/_schemas/`.
 
-use super::{open_sink, table_arg, PipelineFlags};
+use super::{open_sink, table_arg};
 use crate::change::TableId;
 use crate::schema::registry::{accept_pending, apply_override, Accepted, Registered};
 use crate::schema::store::{MemoryStore, SchemaStore};
@@ -16,6 +16,7 @@ pub enum SchemaCommand {
         /// The output location the schemas belong to: a directory, or s3://bucket/prefix.
         #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
         out: String,
+        /// Tables to show (default: every registered table).
         #[arg(value_name = "SCHEMA.TABLE")]
         tables: Vec<String>,
     },
@@ -28,6 +29,7 @@ pub enum SchemaCommand {
     /// table-def declared but that were kept pending (files already written keep their old
     /// types: the command says how to rewrite them).
     Set {
+        /// The table to override.
         #[arg(value_name = "SCHEMA.TABLE")]
         table: String,
         /// The override document.
@@ -41,6 +43,7 @@ pub enum SchemaCommand {
         /// Apply the table's pending declared types (see `schema show`).
         #[arg(long)]
         accept_pending: bool,
+        /// The output location the schema belongs to: a directory, or s3://bucket/prefix.
         #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
         out: String,
     },
@@ -67,10 +70,13 @@ pub enum SchemaCommand {
     /// Infer schemas from Lambda Kinesis event files, as the pipeline would register them on an
     /// empty registry, and print them. Nothing is written.
     Infer {
+        /// Lambda Kinesis event files (JSON: {"Records": [...]}), read in order.
         #[arg(required = true, value_name = "EVENT.json")]
         events: Vec<PathBuf>,
-        #[command(flatten)]
-        pipeline: PipelineFlags,
+        /// Top-level key of the before-image in DMS messages (the task's
+        /// BeforeImageSettings.FieldName) [default: before-image] [env: CDC_BEFORE_IMAGE_KEY]
+        #[arg(long, value_name = "KEY")]
+        before_image_key: Option<String>,
     },
 }
 
@@ -286,8 +292,16 @@ pub async fn run(cmd: SchemaCommand) -> Result<(), String> {
             }
             Ok(())
         }
-        SchemaCommand::Infer { events, pipeline } => {
-            let cfg = pipeline.config()?;
+        SchemaCommand::Infer {
+            events,
+            before_image_key,
+        } => {
+            // Only the before-image key changes what is inferred; format and layout do not.
+            let cfg = super::config_from_flags(&[(
+                crate::config::env::BEFORE_IMAGE_KEY,
+                "--before-image-key",
+                &before_image_key,
+            )])?;
             let store = MemoryStore::default();
             let reg = SchemaRegistry::new("", std::time::Duration::ZERO);
             for path in &events {

@@ -193,6 +193,8 @@ pub(super) struct BatchBuilder<'c, S: ?Sized> {
     pub(super) table_defs: Vec<(TableId, TableDef)>,
     fallback_arrival: i64,
     pub(super) fallback_seq: String,
+    /// The newest commit time of a data row so far (freshness).
+    pub(super) newest_commit_us: Option<i64>,
 }
 
 impl<'c, S: SchemaSource + ?Sized> BatchBuilder<'c, S> {
@@ -216,6 +218,7 @@ impl<'c, S: SchemaSource + ?Sized> BatchBuilder<'c, S> {
             table_defs: Vec::new(),
             fallback_arrival,
             fallback_seq,
+            newest_commit_us: None,
         }
     }
 
@@ -469,6 +472,7 @@ impl<'c, S: SchemaSource + ?Sized> BatchBuilder<'c, S> {
             before: before.as_deref(),
         };
         let part = Partition::for_row(self.cfg, commit_us, dms_us, arrival_us);
+        self.newest_commit_us = self.newest_commit_us.max(commit_us);
 
         let t = &mut self.tables[ti];
         let known = t.columns.len();

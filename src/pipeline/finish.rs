@@ -33,6 +33,7 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
             quarantine,
             table_defs,
             fallback_seq,
+            newest_commit_us,
             ..
         } = self;
         let mut schemas = Vec::new();
@@ -129,6 +130,7 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
             objects,
             first_seq,
             oldest_arrival_us,
+            newest_commit_us,
             tables: schemas,
             quarantine_reasons,
             table_defs,

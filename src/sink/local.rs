@@ -1,7 +1,7 @@
 //! A local directory as the object store: same keys as S3, written atomically
 //! (temporary file, fsync, rename), so a crash never leaves half an object.
 
-use super::{ObjectSink, SinkError};
+use super::{ObjectInfo, ObjectSink, SinkError};
 use bytes::Bytes;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -40,24 +40,164 @@ impl LocalDir {
     }
 }
 
-/// True for the name of a temporary file of [`write_atomically`]: `.{name}#{pid}-{n}.tmp`. The
-/// `#` is what no key can hold (escaping turns it into `%23`), so an object whose escaped name
-/// starts with `.` (a table named `../x` is `..%2Fx`) is never taken for one.
-pub fn is_temporary_file(file_name: &str) -> bool {
-    file_name.starts_with('.') && file_name.ends_with(".tmp") && file_name.contains('#')
-}
-
-/// Writes a file atomically: temporary file in the same directory, fsync, rename. The
-/// temporary name starts with `.`, so Hive-style readers skip it while it exists.
-pub(crate) fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
+/// The temporary file an object is written to before its rename: `.{name}#{pid}-{n}.tmp` in the
+/// same directory. The `#` is what no key can hold (escaping turns it into `%23`), so an object
+/// whose escaped name starts with `.` (a table named `../x` is `..%2Fx`) is never taken for one.
+/// [`is_temp_file_name`] recognises exactly these names; keep the two together.
+fn temp_path(path: &Path) -> PathBuf {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}#{}-{n}.tmp", std::process::id()));
+    dir.join(format!(".{name}#{}-{n}.tmp", std::process::id()))
+}
+
+/// True for the name of a temporary file of [`write_atomically`] (see [`temp_path`]).
+pub fn is_temporary_file(file_name: &str) -> bool {
+    is_temp_file_name(file_name).is_some()
+}
+
+/// The writing process's id, when `name` is one of [`temp_path`]'s names. No object name can
+/// match: escaped keys never hold a `#`.
+pub fn is_temp_file_name(name: &str) -> Option<u32> {
+    let inner = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (object, rest) = inner.rsplit_once('#')?;
+    let (pid, counter) = rest.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if object.is_empty() || !digits(counter) || !digits(pid) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Temporary files under `root` left by writers (a crash, a kill), as paths.
+pub fn find_temp_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for e in std::fs::read_dir(d)? {
+            let e = e?;
+            let p = e.path();
+            if e.file_type()?.is_dir() {
+                walk(&p, out)?;
+            } else if is_temp_file_name(&e.file_name().to_string_lossy()).is_some() {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    if root.is_dir() {
+        walk(root, &mut out)?;
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Whether the process that wrote a temporary file may still be writing it. On Linux the pid is
+/// checked; elsewhere a file younger than an hour is left alone.
+fn writer_may_be_alive(path: &Path, pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if Path::new("/proc/self").exists() {
+        return Path::new(&format!("/proc/{pid}")).exists();
+    }
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_none_or(|age| age.as_secs() < 3600)
+}
+
+/// Removes the temporary files under `root` whose writer is gone (left by a crash or a kill),
+/// and returns them.
+pub fn remove_stale_temp_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for path in find_temp_files(root)? {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(pid) = is_temp_file_name(&name) else {
+            continue;
+        };
+        if !writer_may_be_alive(&path, pid) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed.push(path),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+impl LocalDir {
+    /// The folders directly under `prefix` (a key prefix ending in `/`, or empty), as key
+    /// prefixes ending in `/`, sorted.
+    pub fn list_folders(&self, prefix: &str) -> Result<Vec<String>, SinkError> {
+        let dir = self.root.join(prefix);
+        let fail = |e: std::io::Error| SinkError {
+            location: dir.display().to_string(),
+            message: e.to_string(),
+        };
+        let mut out = Vec::new();
+        if !dir.is_dir() {
+            return Ok(out);
+        }
+        for e in std::fs::read_dir(&dir).map_err(fail)? {
+            let e = e.map_err(fail)?;
+            if e.file_type().map_err(fail)?.is_dir() {
+                out.push(format!("{prefix}{}/", e.file_name().to_string_lossy()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every file under `prefix` (temporary files included), with size and modification time.
+    pub fn list_objects(&self, prefix: &str) -> Result<Vec<ObjectInfo>, SinkError> {
+        fn walk(root: &Path, d: &Path, out: &mut Vec<ObjectInfo>) -> std::io::Result<()> {
+            for e in std::fs::read_dir(d)? {
+                let e = e?;
+                let p = e.path();
+                let meta = e.metadata()?;
+                if meta.is_dir() {
+                    walk(root, &p, out)?;
+                } else if let Ok(rel) = p.strip_prefix(root) {
+                    let modified_ms = meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_millis() as i64);
+                    out.push(ObjectInfo {
+                        key: rel.to_string_lossy().into_owned(),
+                        size: meta.len(),
+                        modified_ms,
+                    });
+                }
+            }
+            Ok(())
+        }
+        let dir = self.root.join(prefix);
+        let mut out = Vec::new();
+        if dir.is_dir() {
+            walk(&self.root, &dir, &mut out).map_err(|e| SinkError {
+                location: dir.display().to_string(),
+                message: e.to_string(),
+            })?;
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+}
+
+/// Writes a file atomically: temporary file in the same directory, fsync, rename.
+pub(crate) fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = temp_path(path);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(body)?;
@@ -97,6 +237,26 @@ impl ObjectSink for LocalDir {
 mod tests {
     use super::*;
 
+    #[test]
+    fn stale_temp_files_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("public/t/dt=2025-01-01");
+        std::fs::create_dir_all(&d).unwrap();
+        // pid 0 is never a user process: its writer is gone.
+        let stale = d.join(".x-1.parquet#0-7.tmp");
+        let live = temp_path(&d.join("y.parquet"));
+        let object = d.join("x-1.parquet");
+        for p in [&stale, &live, &object] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        assert_eq!(find_temp_files(dir.path()).unwrap().len(), 2);
+        assert_eq!(
+            remove_stale_temp_files(dir.path()).unwrap(),
+            vec![stale.clone()]
+        );
+        assert!(!stale.exists() && live.exists() && object.exists());
+    }
+
     #[tokio::test]
     async fn writes_replaces_and_refuses_escapes() {
         let dir = tempfile::tempdir().unwrap();
@@ -113,6 +273,21 @@ mod tests {
         );
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("a/b")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary files remain");
+        let tmp = temp_path(&dir.path().join("a/b/c.parquet"));
+        let tmp_name = tmp.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(is_temp_file_name(&tmp_name), Some(std::process::id()));
+        for object in [
+            "c.parquet",
+            ".c.parquet",
+            "%2Ex.1.2.json",
+            ".x.1.tmp",
+            ".x.a.2.tmp",
+            ".1.2.tmp",
+            "..%2Fx#1-2.parquet",
+            ".x#1.tmp",
+        ] {
+            assert_eq!(is_temp_file_name(object), None, "{object}");
+        }
         for bad in ["../x", "a/../../x", "/etc/x", "a//b"] {
             assert!(sink.put(bad, Bytes::new()).await.is_err(), "{bad}");
         }

@@ -47,6 +47,15 @@ pub enum PutOutcome {
     Conflict,
 }
 
+/// One object of a listing (`cdc-sink status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    /// Last modification, in milliseconds since the epoch, when the store says.
+    pub modified_ms: Option<i64>,
+}
+
 /// Stores whole objects under keys. A put either stores the complete object or fails; readers
 /// never see a partial object, and a put with the same key replaces it.
 pub trait ObjectSink: Send + Sync {

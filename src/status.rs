@@ -1,0 +1,865 @@
+//! `cdc-sink status`: the lake at a glance. It reads listings and small documents only
+//! (`_layout.json`, the registry under `_schemas/`, quarantine logs, the recover and redrive
+//! history under `_control/`), so it stays fast on a large S3 lake; rows by operation and exact
+//! commit times need the data objects themselves and are read only on request (`--rows`).
+//!
+//! Each table folder is listed on its own, several at once: the listing of a lake costs one
+//! request per 1,000 objects, spread over the tables.
+
+use crate::change::TableId;
+use crate::partition::{escape_segment, schema_segment};
+use crate::schema::registry::Registered;
+use crate::schema::store::SchemaStore;
+use crate::sink::local::is_temp_file_name;
+use crate::sink::{AnySink, ObjectInfo, SinkError};
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Table folders listed at once.
+const LIST_CONCURRENCY: usize = 16;
+/// Quarantine objects read for their reasons (the newest ones); the rest are only counted.
+const QUARANTINE_READ_LIMIT: usize = 200;
+/// Recover / redrive documents read (the newest ones).
+const HISTORY_READ_LIMIT: usize = 20;
+
+/// The whole picture, as `--json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub location: String,
+    pub now_ms: i64,
+    pub layout: Layout,
+    pub tables: Vec<TableStatus>,
+    pub schemas: Vec<SchemaStatus>,
+    pub quarantine: Quarantine,
+    pub control_log: Totals,
+    pub recover: History,
+    pub redrive: History,
+    /// Temporary files (local) or incomplete multipart uploads (S3) left by stopped writers.
+    pub temporary: Vec<Leftover>,
+    /// What could not be looked at, and why.
+    pub notes: Vec<String>,
+}
+
+/// How the lake is laid out, from `_layout.json` or, without it, from the object keys.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Layout {
+    /// `from _layout.json`, `inferred from object keys`, or `empty lake`.
+    pub source: String,
+    pub format: Option<String>,
+    pub compression: Option<String>,
+    pub partition: Option<String>,
+    pub partition_time: Option<String>,
+}
+
+/// Objects and bytes.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TableStatus {
+    /// `schema.table` as registered (or the escaped folder names when not registered).
+    pub table: String,
+    /// The table's folder under the prefix.
+    pub folder: String,
+    pub objects: u64,
+    pub bytes: u64,
+    /// First and last partition folder (`dt=...[/hr=...]`), when partitioned.
+    pub first_partition: Option<String>,
+    pub last_partition: Option<String>,
+    pub partitions: u64,
+    /// Newest object write, ms since the epoch.
+    pub last_write_ms: Option<i64>,
+    /// Only with `--rows`: rows by operation and the commit time range.
+    pub rows: Option<Rows>,
+}
+
+/// What the data objects of a table hold (read with `--rows`).
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Rows {
+    pub load: u64,
+    pub insert: u64,
+    pub update: u64,
+    pub delete: u64,
+    /// µs since the epoch.
+    pub first_commit_us: Option<i64>,
+    pub last_commit_us: Option<i64>,
+    /// Objects that could not be read.
+    pub unreadable: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemaStatus {
+    pub table: String,
+    pub version: u64,
+    pub columns: usize,
+    pub primary_key: Vec<String>,
+    /// Declared types not applied: (column, registered type, declared type, source).
+    pub pending: Vec<PendingType>,
+    /// What resolves the pending types.
+    pub resolve: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingType {
+    pub column: String,
+    pub registered: String,
+    pub declared: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Quarantine {
+    pub objects: u64,
+    pub bytes: u64,
+    /// Per arrival day: records per reason code (from the newest objects, see `complete`).
+    pub by_day: BTreeMap<String, BTreeMap<String, u64>>,
+    /// False when only the newest objects were read for reasons.
+    pub complete: bool,
+}
+
+/// Recover or redrive runs: their documents under `_control/recover|redrive/`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct History {
+    pub documents: u64,
+    /// The newest documents (key relative to the prefix, and the document).
+    pub newest: Vec<(String, serde_json::Value)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Leftover {
+    pub key: String,
+    pub bytes: u64,
+    pub modified_ms: Option<i64>,
+}
+
+/// A failure to read the lake.
+#[derive(Debug, thiserror::Error)]
+#[error("reading {} failed: {}", .0.location, .0.message)]
+pub struct StatusError(#[from] SinkError);
+
+fn under(prefix: &str, rel: &str) -> String {
+    if prefix.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{prefix}/{rel}")
+    }
+}
+
+async fn folders(sink: &AnySink, key_prefix: &str) -> Result<Vec<String>, SinkError> {
+    match sink {
+        AnySink::Local(d) => d.list_folders(key_prefix),
+        AnySink::S3(s) => s.list_folders(key_prefix).await,
+    }
+}
+
+async fn objects(sink: &AnySink, key_prefix: &str) -> Result<Vec<ObjectInfo>, SinkError> {
+    match sink {
+        AnySink::Local(d) => d.list_objects(key_prefix),
+        AnySink::S3(s) => s.list_objects(key_prefix).await,
+    }
+}
+
+async fn read(sink: &AnySink, key: &str) -> Result<Option<Vec<u8>>, SinkError> {
+    Ok(SchemaStore::get(sink, key).await?.map(|(b, _)| b))
+}
+
+/// The partition folders of a key relative to its table folder (`dt=...`, `hr=...`).
+fn partition_of(rel: &str) -> Option<String> {
+    let parts: Vec<&str> = rel
+        .split('/')
+        .take_while(|s| s.starts_with("dt=") || s.starts_with("hr="))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+fn is_hidden(key: &str) -> bool {
+    key.rsplit('/').next().is_some_and(|n| n.starts_with('.'))
+}
+
+/// Reads the state of the lake under `prefix` (`location` names it in the output).
+pub async fn status(
+    sink: &AnySink,
+    prefix: &str,
+    location: &str,
+    with_rows: bool,
+    now_ms: i64,
+) -> Result<Status, StatusError> {
+    let base = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}/")
+    };
+    let rel = |key: &str| key.strip_prefix(&base).unwrap_or(key).to_string();
+
+    // Registered schemas: one small document per table.
+    let mut registered: Vec<Registered> = Vec::new();
+    for o in objects(sink, &under(prefix, "_schemas/")).await? {
+        if o.key.ends_with(".json") && !is_hidden(&o.key) {
+            if let Some(bytes) = read(sink, &o.key).await? {
+                if let Ok(doc) = Registered::from_json(&bytes) {
+                    registered.push(doc);
+                }
+            }
+        }
+    }
+    let names: BTreeMap<String, String> = registered
+        .iter()
+        .map(|r| {
+            (
+                format!(
+                    "{}/{}/",
+                    schema_segment(&r.schema),
+                    escape_segment(&r.table)
+                ),
+                r.id().to_string(),
+            )
+        })
+        .collect();
+
+    // Table folders: every folder under a schema folder (reserved folders start with `_`).
+    let mut table_folders = Vec::new();
+    for schema in folders(sink, &base).await? {
+        let name = rel(&schema);
+        if name.starts_with('_') || name.starts_with('.') {
+            continue;
+        }
+        table_folders.extend(folders(sink, &schema).await?);
+    }
+    let listed: Vec<Result<(String, Vec<ObjectInfo>), SinkError>> = stream::iter(table_folders)
+        .map(|f| async move { objects(sink, &f).await.map(|o| (f, o)) })
+        .buffered(LIST_CONCURRENCY)
+        .collect()
+        .await;
+
+    let mut tables = Vec::new();
+    let mut temporary = Vec::new();
+    let mut extensions: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut partition_kind: Option<&'static str> = None;
+    for item in listed {
+        let (folder, objs) = item?;
+        let folder_rel = rel(&folder);
+        let mut t = TableStatus {
+            table: names
+                .get(&folder_rel)
+                .cloned()
+                .unwrap_or_else(|| folder_rel.trim_end_matches('/').replacen('/', ".", 1)),
+            folder: folder_rel,
+            objects: 0,
+            bytes: 0,
+            first_partition: None,
+            last_partition: None,
+            partitions: 0,
+            last_write_ms: None,
+            rows: None,
+        };
+        let mut parts = std::collections::BTreeSet::new();
+        let mut data_keys = Vec::new();
+        for o in objs {
+            let name = o.key.rsplit('/').next().unwrap_or("");
+            if is_temp_file_name(name).is_some() {
+                temporary.push(Leftover {
+                    key: rel(&o.key),
+                    bytes: o.size,
+                    modified_ms: o.modified_ms,
+                });
+                continue;
+            }
+            if is_hidden(&o.key) {
+                continue;
+            }
+            let ext = if name.ends_with(".parquet") {
+                "parquet"
+            } else if name.ends_with(".jsonl.gz") {
+                "jsonl.gz"
+            } else if name.ends_with(".jsonl") {
+                "jsonl"
+            } else {
+                "other"
+            };
+            *extensions.entry(ext).or_default() += 1;
+            t.objects += 1;
+            t.bytes += o.size;
+            t.last_write_ms = t.last_write_ms.max(o.modified_ms);
+            let within = o.key.strip_prefix(&folder).unwrap_or(&o.key);
+            let p = partition_of(within);
+            partition_kind.get_or_insert(match &p {
+                Some(p) if p.contains("hr=") => "hour",
+                Some(_) => "day",
+                None => "none",
+            });
+            if let Some(p) = p {
+                parts.insert(p);
+            }
+            data_keys.push(o.key);
+        }
+        t.partitions = parts.len() as u64;
+        t.first_partition = parts.first().cloned();
+        t.last_partition = parts.last().cloned();
+        if with_rows {
+            t.rows = Some(read_rows(sink, &data_keys).await);
+        }
+        tables.push(t);
+    }
+    tables.sort_by(|a, b| a.table.cmp(&b.table));
+
+    // The layout document, or what the keys say.
+    let layout = match read(sink, &under(prefix, "_layout.json")).await? {
+        Some(bytes) => {
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+            Layout {
+                source: "from _layout.json".into(),
+                format: field("format"),
+                compression: field("compression"),
+                partition: field("partition"),
+                partition_time: field("partition_time"),
+            }
+        }
+        None => infer_layout(&extensions, partition_kind),
+    };
+
+    let schemas = registered
+        .iter()
+        .map(|r| schema_status(r, location))
+        .collect();
+
+    // Quarantine: counted from the listing; reasons read from the newest objects.
+    let mut quarantine = Quarantine {
+        complete: true,
+        ..Quarantine::default()
+    };
+    let mut q_objects: Vec<ObjectInfo> = objects(sink, &under(prefix, "_quarantine/"))
+        .await?
+        .into_iter()
+        .filter(|o| !is_hidden(&o.key))
+        .collect();
+    quarantine.objects = q_objects.len() as u64;
+    quarantine.bytes = q_objects.iter().map(|o| o.size).sum();
+    q_objects.sort_by(|a, b| b.key.cmp(&a.key));
+    if q_objects.len() > QUARANTINE_READ_LIMIT {
+        quarantine.complete = false;
+        q_objects.truncate(QUARANTINE_READ_LIMIT);
+    }
+    for o in &q_objects {
+        let day = partition_of(&rel(&o.key).replacen("_quarantine/", "", 1))
+            .map(|p| p.trim_start_matches("dt=").to_string())
+            .unwrap_or_else(|| "-".into());
+        let reasons = quarantine.by_day.entry(day).or_default();
+        let Some(bytes) = read(sink, &o.key).await? else {
+            continue;
+        };
+        for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let code = serde_json::from_slice::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("reason_code")?.as_str().map(str::to_string))
+                .unwrap_or_else(|| "unreadable".into());
+            *reasons.entry(code).or_default() += 1;
+        }
+    }
+
+    // The control log (DDL and table announcements), and the recover / redrive history.
+    let control: Vec<ObjectInfo> = objects(sink, &under(prefix, "_control/")).await?;
+    let control_log = Totals {
+        objects: control
+            .iter()
+            .filter(|o| rel(&o.key).starts_with("_control/dt="))
+            .count() as u64,
+        bytes: control
+            .iter()
+            .filter(|o| rel(&o.key).starts_with("_control/dt="))
+            .map(|o| o.size)
+            .sum(),
+    };
+    let recover = history(sink, &control, &under(prefix, "_control/recover/"), &rel).await?;
+    let redrive = history(sink, &control, &under(prefix, "_control/redrive/"), &rel).await?;
+
+    // Temporary files elsewhere (registry, logs), and incomplete multipart uploads on S3.
+    for o in objects(sink, &under(prefix, "_schemas/"))
+        .await?
+        .into_iter()
+        .chain(control)
+    {
+        let name = o.key.rsplit('/').next().unwrap_or("");
+        if is_temp_file_name(name).is_some() {
+            temporary.push(Leftover {
+                key: rel(&o.key),
+                bytes: o.size,
+                modified_ms: o.modified_ms,
+            });
+        }
+    }
+    let mut notes = Vec::new();
+    if let AnySink::S3(s) = sink {
+        // Some S3-compatible servers do not implement ListMultipartUploads (s3s-fs 0.14).
+        match s.list_incomplete_uploads(&base).await {
+            Ok(uploads) => {
+                for (key, initiated) in uploads {
+                    temporary.push(Leftover {
+                        key: format!("{} (incomplete multipart upload)", rel(&key)),
+                        bytes: 0,
+                        modified_ms: initiated,
+                    });
+                }
+            }
+            Err(e) => notes.push(format!(
+                "incomplete multipart uploads not listed: {}",
+                e.message.lines().next().unwrap_or_default()
+            )),
+        }
+    }
+    temporary.sort_by(|a, b| a.key.cmp(&b.key));
+
+    Ok(Status {
+        location: location.to_string(),
+        now_ms,
+        layout,
+        tables,
+        schemas,
+        quarantine,
+        control_log,
+        recover,
+        redrive,
+        temporary,
+        notes,
+    })
+}
+
+fn infer_layout(extensions: &BTreeMap<&'static str, u64>, partition: Option<&str>) -> Layout {
+    let Some((&ext, _)) = extensions.iter().max_by_key(|(_, n)| **n) else {
+        return Layout {
+            source: "empty lake".into(),
+            ..Layout::default()
+        };
+    };
+    let (format, compression) = match ext {
+        "parquet" => ("parquet", None),
+        "jsonl.gz" => ("jsonl", Some("gzip")),
+        "jsonl" => ("jsonl", Some("none")),
+        _ => ("unknown", None),
+    };
+    Layout {
+        source: if extensions.len() > 1 {
+            "inferred from object keys (several formats found)".into()
+        } else {
+            "inferred from object keys".into()
+        },
+        format: Some(format.into()),
+        compression: compression.map(str::to_string),
+        partition: partition.map(str::to_string),
+        partition_time: None,
+    }
+}
+
+fn schema_status(r: &Registered, location: &str) -> SchemaStatus {
+    let table = r.id().to_string();
+    SchemaStatus {
+        resolve: (!r.pending.is_empty()).then(|| {
+            format!(
+                "cdc-sink schema set {table} --file OVERRIDE.json --out {location} \
+                 (the declared types as an override: see `cdc-sink schema set --help`)"
+            )
+        }),
+        table,
+        version: r.version,
+        columns: r.columns.len(),
+        primary_key: r.primary_key.clone(),
+        pending: r
+            .pending
+            .iter()
+            .map(|p| PendingType {
+                column: p.column.clone(),
+                registered: p.registered.clone(),
+                declared: p.ty.clone(),
+                source: serde_json::to_value(p.source)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+async fn history(
+    sink: &AnySink,
+    control: &[ObjectInfo],
+    key_prefix: &str,
+    rel: &dyn Fn(&str) -> String,
+) -> Result<History, SinkError> {
+    let mut docs: Vec<&ObjectInfo> = control
+        .iter()
+        .filter(|o| o.key.starts_with(key_prefix) && !is_hidden(&o.key))
+        .collect();
+    let mut h = History {
+        documents: docs.len() as u64,
+        newest: Vec::new(),
+    };
+    docs.sort_by(|a, b| (b.modified_ms, &b.key).cmp(&(a.modified_ms, &a.key)));
+    for o in docs.into_iter().take(HISTORY_READ_LIMIT) {
+        if let Some(bytes) = read(sink, &o.key).await? {
+            let v = serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| serde_json::Value::String("(not JSON)".into()));
+            h.newest.push((rel(&o.key), v));
+        }
+    }
+    Ok(h)
+}
+
+/// Rows by operation and the commit time range of data objects (Parquet: two columns read;
+/// JSON Lines: every line).
+async fn read_rows(sink: &AnySink, keys: &[String]) -> Rows {
+    let mut rows = Rows::default();
+    for key in keys {
+        let Ok(Some(bytes)) = read(sink, key).await else {
+            rows.unreadable += 1;
+            continue;
+        };
+        if count_rows(key, bytes, &mut rows).is_err() {
+            rows.unreadable += 1;
+        }
+    }
+    rows
+}
+
+fn add_row(rows: &mut Rows, op: &str, commit_us: Option<i64>) {
+    match op {
+        "L" => rows.load += 1,
+        "I" => rows.insert += 1,
+        "U" => rows.update += 1,
+        "D" => rows.delete += 1,
+        _ => {}
+    }
+    if let Some(t) = commit_us {
+        rows.first_commit_us = Some(rows.first_commit_us.map_or(t, |f| f.min(t)));
+        rows.last_commit_us = Some(rows.last_commit_us.map_or(t, |l| l.max(t)));
+    }
+}
+
+fn count_rows(key: &str, bytes: Vec<u8>, rows: &mut Rows) -> Result<(), String> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::TimestampMicrosecondType;
+    if key.ends_with(".parquet") {
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        use parquet::arrow::ProjectionMask;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+            .map_err(|e| e.to_string())?;
+        let schema = builder.parquet_schema();
+        let wanted: Vec<usize> = (0..schema.num_columns())
+            .filter(|&i| matches!(schema.column(i).name(), "cdc_op" | "cdc_commit_ts"))
+            .collect();
+        let mask = ProjectionMask::leaves(schema, wanted);
+        for batch in builder
+            .with_projection(mask)
+            .build()
+            .map_err(|e| e.to_string())?
+        {
+            let batch = batch.map_err(|e| e.to_string())?;
+            let op = batch
+                .column_by_name("cdc_op")
+                .ok_or("no cdc_op column")?
+                .as_string_opt::<i32>()
+                .ok_or("cdc_op is not a string column")?
+                .clone();
+            let commit = batch
+                .column_by_name("cdc_commit_ts")
+                .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>().cloned());
+            for i in 0..batch.num_rows() {
+                let t = commit
+                    .as_ref()
+                    .and_then(|c| (!c.is_null(i)).then(|| c.value(i)));
+                add_row(rows, op.value(i), t);
+            }
+        }
+        Ok(())
+    } else {
+        let text = if key.ends_with(".gz") {
+            use std::io::Read;
+            let mut out = Vec::new();
+            flate2::read::MultiGzDecoder::new(&bytes[..])
+                .read_to_end(&mut out)
+                .map_err(|e| e.to_string())?;
+            out
+        } else {
+            bytes
+        };
+        for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+            let op = v.get("cdc_op").and_then(|o| o.as_str()).unwrap_or("");
+            let t = v
+                .get("cdc_commit_ts")
+                .and_then(|t| t.as_str())
+                .and_then(crate::time::parse_timestamp)
+                .map(|m| m.micros);
+            add_row(rows, op, t);
+        }
+        Ok(())
+    }
+}
+
+/// "3m ago", "2h ago", "5d ago" from milliseconds.
+pub fn ago(then_ms: i64, now_ms: i64) -> String {
+    let s = (now_ms - then_ms).max(0) / 1000;
+    match s {
+        0..=59 => format!("{s}s ago"),
+        60..=3599 => format!("{}m ago", s / 60),
+        3600..=172_799 => format!("{}h ago", s / 3600),
+        _ => format!("{}d ago", s / 86_400),
+    }
+}
+
+fn when(ms: Option<i64>, now_ms: i64) -> String {
+    match ms {
+        Some(t) => format!(
+            "{} ({})",
+            crate::time::format_timestamp(t * 1000)
+                .get(..16)
+                .unwrap_or_default()
+                .replace('T', " "),
+            ago(t, now_ms)
+        ),
+        None => "-".into(),
+    }
+}
+
+/// The terminal form: aligned sections, empty ones said in a word.
+pub fn render(s: &Status) -> String {
+    use crate::replay::human_bytes;
+    use std::fmt::Write;
+    let mut out = String::new();
+    let l = &s.layout;
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());
+    let _ = writeln!(out, "lake: {}", s.location);
+    let _ = writeln!(
+        out,
+        "layout: format {}, compression {}, partition {}, partition time {} ({})",
+        opt(&l.format),
+        opt(&l.compression),
+        opt(&l.partition),
+        opt(&l.partition_time),
+        l.source
+    );
+    let _ = writeln!(out);
+    if s.tables.is_empty() {
+        let _ = writeln!(out, "tables: none yet");
+    } else {
+        let with_rows = s.tables.iter().any(|t| t.rows.is_some());
+        let mut head = vec![
+            "table".to_string(),
+            "objects".into(),
+            "size".into(),
+            "partitions".into(),
+            "last write".into(),
+        ];
+        if with_rows {
+            head.extend(["rows L/I/U/D".into(), "commit time first .. last".into()]);
+        }
+        let mut grid = vec![head];
+        for t in &s.tables {
+            let parts = match (&t.first_partition, &t.last_partition) {
+                (Some(a), Some(b)) if a == b => a.clone(),
+                (Some(a), Some(b)) => format!("{a} .. {b} ({})", t.partitions),
+                _ => "-".into(),
+            };
+            let mut row = vec![
+                t.table.clone(),
+                t.objects.to_string(),
+                human_bytes(t.bytes),
+                parts,
+                when(t.last_write_ms, s.now_ms),
+            ];
+            if let Some(r) = &t.rows {
+                row.push(format!("{}/{}/{}/{}", r.load, r.insert, r.update, r.delete));
+                let ts = |us: Option<i64>| {
+                    us.map(|u| when(Some(u / 1000), s.now_ms))
+                        .unwrap_or_else(|| "-".into())
+                };
+                row.push(format!(
+                    "{} .. {}{}",
+                    ts(r.first_commit_us),
+                    ts(r.last_commit_us),
+                    if r.unreadable > 0 {
+                        format!(" ({} objects unreadable)", r.unreadable)
+                    } else {
+                        String::new()
+                    }
+                ));
+            } else if with_rows {
+                row.extend(["-".into(), "-".into()]);
+            }
+            grid.push(row);
+        }
+        out.push_str(&table(&grid));
+        let objects: u64 = s.tables.iter().map(|t| t.objects).sum();
+        let bytes: u64 = s.tables.iter().map(|t| t.bytes).sum();
+        let _ = writeln!(
+            out,
+            "{} tables, {objects} objects, {}",
+            s.tables.len(),
+            human_bytes(bytes)
+        );
+        if !with_rows {
+            let _ = writeln!(
+                out,
+                "(rows by operation and commit times: add --rows, which reads every data object)"
+            );
+        }
+    }
+    let _ = writeln!(out);
+    if s.schemas.is_empty() {
+        let _ = writeln!(out, "schemas: none registered");
+    } else {
+        let mut grid = vec![vec![
+            "schema".to_string(),
+            "version".into(),
+            "columns".into(),
+            "primary key".into(),
+            "pending".into(),
+        ]];
+        for r in &s.schemas {
+            grid.push(vec![
+                r.table.clone(),
+                r.version.to_string(),
+                r.columns.to_string(),
+                if r.primary_key.is_empty() {
+                    "-".into()
+                } else {
+                    r.primary_key.join(", ")
+                },
+                r.pending.len().to_string(),
+            ]);
+        }
+        out.push_str(&table(&grid));
+        for r in s.schemas.iter().filter(|r| !r.pending.is_empty()) {
+            let _ = writeln!(out, "pending conflicts in {}:", r.table);
+            for p in &r.pending {
+                let _ = writeln!(
+                    out,
+                    "  {}: registered {}, {} declares {}",
+                    p.column, p.registered, p.source, p.declared
+                );
+            }
+            if let Some(cmd) = &r.resolve {
+                let _ = writeln!(out, "  resolve with: {cmd}");
+            }
+        }
+    }
+    let _ = writeln!(out);
+    let q = &s.quarantine;
+    if q.objects == 0 {
+        let _ = writeln!(out, "quarantine: empty");
+    } else {
+        let _ = writeln!(
+            out,
+            "quarantine: {} objects, {}{}",
+            q.objects,
+            human_bytes(q.bytes),
+            if q.complete {
+                String::new()
+            } else {
+                format!(" (reasons from the newest {QUARANTINE_READ_LIMIT} objects)")
+            }
+        );
+        for (day, reasons) in q.by_day.iter().rev() {
+            let list: Vec<String> = reasons.iter().map(|(c, n)| format!("{c} {n}")).collect();
+            let _ = writeln!(out, "  {day}: {}", list.join(", "));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "control log: {} objects, {}",
+        s.control_log.objects,
+        human_bytes(s.control_log.bytes)
+    );
+    for (name, h) in [("recover", &s.recover), ("redrive", &s.redrive)] {
+        if h.documents == 0 {
+            let _ = writeln!(out, "{name}: no runs recorded");
+        } else {
+            let _ = writeln!(out, "{name}: {} documents; newest:", h.documents);
+            for (key, doc) in h.newest.iter().take(5) {
+                let _ = writeln!(out, "  {key}: {}", brief(doc));
+            }
+        }
+    }
+    for n in &s.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
+    if s.temporary.is_empty() {
+        let _ = writeln!(out, "temporary files: none");
+    } else {
+        let _ = writeln!(
+            out,
+            "temporary files: {} left by stopped writers (the next replay into a directory removes them):",
+            s.temporary.len()
+        );
+        for t in s.temporary.iter().take(10) {
+            let _ = writeln!(out, "  {} {}", t.key, when(t.modified_ms, s.now_ms));
+        }
+    }
+    out
+}
+
+/// A document's top-level scalar fields, on one line.
+fn brief(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Object(o) => o
+            .iter()
+            .filter(|(_, v)| !v.is_object() && !v.is_array())
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.to_string(),
+    }
+}
+
+/// Left-aligned columns, two spaces apart.
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The table a folder belongs to, for tests: `schema.table` of a registered document.
+pub fn folder_of(t: &TableId) -> String {
+    format!(
+        "{}/{}/",
+        schema_segment(&t.schema),
+        escape_segment(&t.table)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_and_ages() {
+        assert_eq!(
+            partition_of("dt=2025-01-01/hr=03/x.parquet").unwrap(),
+            "dt=2025-01-01/hr=03"
+        );
+        assert_eq!(partition_of("x.parquet"), None);
+        assert_eq!(ago(0, 90_000), "1m ago");
+        assert_eq!(ago(0, 3 * 86_400_000), "3d ago");
+    }
+}
