@@ -68,6 +68,20 @@ pub async fn run(args: RecoverArgs) -> Result<(), String> {
         None => None,
     };
     let (sink, prefix) = open_sink(&args.out).await?;
+    // The lake's layout first: flags that would write another layout stop before anything.
+    if args.dry_run {
+        if let Some(lake) = crate::layout::read(&sink, &prefix)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            crate::layout::check(&lake, &crate::layout::Layout::of(&cfg), &args.out)
+                .map_err(|e| e.to_string())?;
+        }
+    } else {
+        crate::layout::ensure(&sink, &prefix, &cfg, &args.out)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     let mut recoverer = Recoverer::new(&sink, &cfg, &prefix, args.dry_run);
     recoverer.stream = args.stream.clone();
     let mut report = report(args.dry_run);

@@ -38,6 +38,20 @@ pub async fn run(args: RedriveArgs) -> Result<(), String> {
         table: args.table.as_deref().map(table_arg).transpose()?,
     };
     let (sink, prefix) = open_sink(&args.out).await?;
+    // The lake's layout first: flags that would write another layout stop before anything.
+    if args.dry_run {
+        if let Some(lake) = crate::layout::read(&sink, &prefix)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            crate::layout::check(&lake, &crate::layout::Layout::of(&cfg), &args.out)
+                .map_err(|e| e.to_string())?;
+        }
+    } else {
+        crate::layout::ensure(&sink, &prefix, &cfg, &args.out)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     let r = redrive(&sink, &cfg, &prefix, &sel, args.dry_run)
         .await
         .map_err(|e| e.to_string())?;
