@@ -28,6 +28,19 @@ pub async fn run(args: ReplayArgs) -> Result<(), String> {
             return Err(format!("cannot read {}: no such file", path.display()));
         }
     }
+    // Every event must parse before anything is written (the layout document included); each
+    // is read again when it runs, so a long replay does not hold every file in memory.
+    let mut pending: Vec<(&PathBuf, String)> = Vec::new();
+    for path in &args.events {
+        let bytes = read_event(path)?;
+        let records =
+            crate::kinesis::parse_event(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        let shard = records
+            .first()
+            .and_then(|r| r.shard.as_deref().map(str::to_string))
+            .unwrap_or_default();
+        pending.push((path, shard));
+    }
     let (sink, prefix) = open_sink(&args.out).await?;
     // The lake's layout first: a replay configured differently stops before writing anything.
     crate::layout::ensure(&sink, &prefix, &cfg, &args.out)
@@ -38,23 +51,17 @@ pub async fn run(args: ReplayArgs) -> Result<(), String> {
     // As Lambda would: an event whose tables nobody declared yet waits (with the rest of its
     // shard, which Lambda would not deliver meanwhile) until the other events have run; those
     // may hold the `create-table` records. Only what is still undeclared then is inferred.
-    let mut pending: Vec<(&PathBuf, Vec<u8>, String)> = Vec::new();
-    for path in &args.events {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let shard = shard_of(&bytes);
-        pending.push((path, bytes, shard));
-    }
     let mut infer = cfg.await_table_def.is_zero();
     while !pending.is_empty() {
         let mut deferred = Vec::new();
         let mut blocked: Vec<String> = Vec::new();
         let mut progress = false;
-        for (path, bytes, shard) in pending {
+        for (path, shard) in pending {
             if blocked.contains(&shard) {
-                deferred.push((path, bytes, shard));
+                deferred.push((path, shard));
                 continue;
             }
+            let bytes = read_event(path)?;
             let built = registry
                 .build_with(&sink, &bytes, &cfg, infer)
                 .await
@@ -69,7 +76,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), String> {
                         names.join(", ")
                     );
                     blocked.push(shard.clone());
-                    deferred.push((path, bytes, shard));
+                    deferred.push((path, shard));
                     continue;
                 }
             };
@@ -112,13 +119,6 @@ pub(crate) fn own_peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The shard of an event's first record (events of one shard are delivered in order).
-fn shard_of(event: &[u8]) -> String {
-    crate::kinesis::parse_event(event)
-        .ok()
-        .and_then(|r| {
-            r.first()
-                .and_then(|r| r.shard.as_deref().map(str::to_string))
-        })
-        .unwrap_or_default()
+fn read_event(path: &PathBuf) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
