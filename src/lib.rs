@@ -23,6 +23,8 @@ pub mod metrics;
 pub mod partition;
 pub mod pipeline;
 pub mod quarantine;
+pub mod recover;
+pub mod redrive;
 pub mod schema;
 pub mod sink;
 pub mod source;

@@ -281,6 +281,20 @@ fn decimal(n: &str, precision: u8, scale: u8) -> Result<i128, String> {
     Ok(v)
 }
 
+/// The exact decimal text of an unscaled value (`1999`, scale 2: `19.99`), never through f64.
+pub fn decimal_text(unscaled: i128, scale: u8) -> String {
+    let digits = unscaled.unsigned_abs().to_string();
+    let scale = scale as usize;
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    let sign = if unscaled < 0 { "-" } else { "" };
+    if scale == 0 {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    }
+}
+
 /// Decodes PostgreSQL bytea as DMS sends it (`0x` + hex) or in PostgreSQL's own `\x` form.
 fn decode_hex(s: &str) -> Result<Vec<u8>, String> {
     let hex = s
@@ -398,6 +412,9 @@ mod tests {
         assert_eq!(cell("5", d), Cell::Dec(500));
         assert_eq!(cell("1.50000", d), Cell::Dec(150));
         assert!(conv("1.005", d).is_err());
+        assert_eq!(decimal_text(-10, 2), "-0.10");
+        assert_eq!(decimal_text(123_456_789, 4), "12345.6789");
+        assert_eq!(decimal_text(7, 0), "7");
         assert!(conv("123456789.01", d).unwrap_err().contains("digits"));
         let big = T::Decimal {
             precision: 38,

@@ -75,3 +75,23 @@ async fn quick_start_output_in_the_readme_is_what_replay_prints() {
         "tests/run.sh runs the quick start"
     );
 }
+
+#[test]
+fn the_recover_and_redrive_commands_in_the_readme_run_in_ci() {
+    let readme = read("README.md");
+    let run = read("tests/run.sh");
+    let commands: Vec<&str> = readme
+        .lines()
+        .filter(|l| {
+            l.starts_with("cargo run --release -- recover")
+                || l.starts_with("cargo run --release -- redrive")
+        })
+        .collect();
+    assert!(commands.len() >= 6, "{commands:?}");
+    for c in commands {
+        assert!(
+            run.lines().any(|l| l.trim() == c),
+            "tests/run.sh does not run the README command:\n{c}"
+        );
+    }
+}

@@ -141,7 +141,7 @@ async fn check_views(dir: &Path, w: &Workload, what: &str) -> usize {
             "athena_table": t.athena_table,
             "path": dir.join(&t.schema).join(&t.table),
             "changes_view": t.changes_view,
-            "current_view": t.current_view,
+            "current_view": t.current_history_view,
         })).collect::<Vec<_>>()
     });
     let mpath = dir.join("_manifest.json");
@@ -263,7 +263,13 @@ fn ddl_is_valid_athena_and_trino_sql_and_is_pinned() {
     std::fs::write(dir.path().join("ddl.sql"), &script).unwrap();
     let views: Vec<&str> = tables
         .iter()
-        .flat_map(|t| [t.changes_view.as_str(), t.current_view.as_str()])
+        .flat_map(|t| {
+            [
+                t.changes_view.as_str(),
+                t.current_history_view.as_str(),
+                t.current_view.as_str(),
+            ]
+        })
         .filter(|v| !v.starts_with("--"))
         .collect();
     std::fs::write(
@@ -274,5 +280,5 @@ fn ddl_is_valid_athena_and_trino_sql_and_is_pinned() {
     let ddl = dir.path().join("ddl.sql");
     let views_json = dir.path().join("views.json");
     let parsed = python_json("parse_sql.py", &[ddl.as_os_str(), views_json.as_os_str()]);
-    assert_eq!(parsed["views"], 3);
+    assert_eq!(parsed["views"], 4);
 }

@@ -25,8 +25,23 @@ if [ "$(cat "$SAM_VENV/.installed" 2>/dev/null)" != "aws-sam-cli" ]; then
   "$SAM_VENV/bin/pip" install -q --disable-pip-version-check aws-sam-cli
   echo aws-sam-cli > "$SAM_VENV/.installed"
 fi
+# Spark 3.5 beside the main venv's Spark 4 (two pysparks cannot share a venv); both need Java.
+SPARK35_VENV=$TOOLS/spark35-venv
+want35=$(sha256sum tests/requirements-spark35.txt | cut -c1-16)
+if [ "$(cat "$SPARK35_VENV/.installed" 2>/dev/null)" != "$want35" ]; then
+  step "installing pyspark 3.5 into $SPARK35_VENV"
+  python3 -m venv "$SPARK35_VENV"
+  "$SPARK35_VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements-spark35.txt
+  echo "$want35" > "$SPARK35_VENV/.installed"
+fi
+if ! java -version >/dev/null 2>&1; then
+  step "installing a Java runtime for pyspark (apt-get)"
+  apt-get update -qq && apt-get install -y -qq default-jre-headless >/dev/null
+fi
 export PATH="$VENV/bin:$PATH"
 export CDC_TEST_PYTHON="$VENV/bin/python"
+export CDC_TEST_SPARK35_PYTHON="$SPARK35_VENV/bin/python"
+export SPARK_LOCAL_IP=127.0.0.1
 
 # 2. s3s-fs, the S3-compatible server the tests use (moto 5.2.1 breaks the SDK's multipart
 #    upload), from crates.io; then one instance on 127.0.0.1 for the whole run (bounded
@@ -62,6 +77,27 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 export CDC_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+
+# Kinesis (kinesalite from npm: realistic 56-digit sequence numbers, closed parent shards after a
+# split) and SQS (moto server) for recover, each on 127.0.0.1 for the whole run.
+NODE_DIR=$TOOLS/node
+if [ "$(node -p "require('$NODE_DIR/node_modules/kinesalite/package.json').version" 2>/dev/null)" != "3.3.3" ]; then
+  step "installing kinesalite 3.3.3 into $NODE_DIR (npm)"
+  mkdir -p "$NODE_DIR"
+  npm install --prefix "$NODE_DIR" --no-audit --no-fund --silent kinesalite@3.3.3
+fi
+export CDC_TEST_NODE_MODULES="$NODE_DIR/node_modules"
+wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "nothing listens on $1"; return 1; }
+KINESIS_PORT=$(free_port)
+step "starting kinesalite on 127.0.0.1:$KINESIS_PORT and moto (SQS)"
+NODE_PATH="$CDC_TEST_NODE_MODULES" timeout 3600 node tests/servers/kinesalite.js "$KINESIS_PORT" >"$TOOLS/kinesalite.log" 2>&1 &
+PIDS+=($!)
+SQS_PORT=$(free_port)
+timeout 3600 "$VENV/bin/moto_server" -H 127.0.0.1 -p "$SQS_PORT" >"$TOOLS/moto-sqs.log" 2>&1 &
+PIDS+=($!)
+wait_port "$KINESIS_PORT"
+wait_port "$SQS_PORT"
+export CDC_TEST_KINESIS_ENDPOINT="http://127.0.0.1:$KINESIS_PORT" CDC_TEST_SQS_ENDPOINT="http://127.0.0.1:$SQS_PORT"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=testtest AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
 # 3. Build once (release: the same artifacts serve the tests, the CLI and the Lambda).
@@ -79,11 +115,41 @@ rm -rf lake ddl
 cargo run --release -- replay test-input/full_load.json test-input/kinesis_test_input.json --out lake/ 2>/dev/null
 cargo run --release -- athena ddl --out lake/ --location s3://my-cdc-lake/cdc --database cdc_lake --split ddl/ > /dev/null
 ls ddl/*public__orders_current.sql
+cargo run --release -- athena merge --out lake/ --location s3://my-cdc-lake/cdc --since 2025-11-01 \
+  --purge-tombstones-days 7 --optimize --vacuum | grep -c "^MERGE INTO"
 rm -rf lake ddl
 step "README: the generator"
 SIM=$(mktemp -d)
 cargo run --release -- generate --out "$SIM" --seed 7 --tables 3 --transactions 200
 cargo run --release -- replay "$SIM"/events/*.json --out "$SIM/lake" | tail -1
+rm -rf "$SIM"
+
+step "README: when Lambda gives up (recover from the queue, a file and the S3 destination; redrive)"
+# The servers stand in for AWS: the stream, the failure queue and two buckets (s3s-fs buckets
+# are folders). failed_batches.py discards two batches of the quick start to the queue and to
+# failures.jsonl, and one batch to the S3 destination.
+mkdir -p "$S3_DATA/my-cdc-lake" "$S3_DATA/my-failed-batches"
+FAILED_BATCH_QUEUE_URL=$(AWS_ENDPOINT_URL_KINESIS=$CDC_TEST_KINESIS_ENDPOINT AWS_ENDPOINT_URL_SQS=$CDC_TEST_SQS_ENDPOINT \
+  AWS_ENDPOINT_URL_S3=$CDC_TEST_S3_ENDPOINT "$VENV/bin/python" tests/py/failed_batches.py)
+(
+  export AWS_ENDPOINT_URL_KINESIS=$CDC_TEST_KINESIS_ENDPOINT AWS_ENDPOINT_URL_SQS=$CDC_TEST_SQS_ENDPOINT AWS_ENDPOINT_URL_S3=$CDC_TEST_S3_ENDPOINT
+  cargo run --release -- recover --queue-url "$FAILED_BATCH_QUEUE_URL" --out s3://my-cdc-lake/cdc --dry-run | tail -1
+  cargo run --release -- recover --queue-url "$FAILED_BATCH_QUEUE_URL" --out s3://my-cdc-lake/cdc
+  cargo run --release -- recover --file failures.jsonl --out s3://my-cdc-lake/cdc
+  cargo run --release -- recover --from s3://my-failed-batches/aws/lambda/ --out s3://my-cdc-lake/cdc
+  cargo run --release -- redrive --out s3://my-cdc-lake/cdc --date 2025-11-06 --dry-run | tail -1
+  cargo run --release -- redrive --out s3://my-cdc-lake/cdc
+)
+rm -f failures.jsonl
+
+step "README: what _current reads against _current_history (a small lake; the README's figures come from ~1M changes)"
+SIM=$(mktemp -d)
+cargo run --release -- generate --out "$SIM" --seed 3 --tables 2 --transactions 3000 --records-per-event 500 > /dev/null
+cargo run --release -- replay "$SIM"/events/*.json --out "$SIM/lake" > /dev/null 2>&1
+cargo run --release -- athena ddl --out "$SIM/lake" --location s3://my-cdc-lake/cdc --split "$SIM/ddl" > /dev/null 2>&1
+cargo run --release -- athena merge --out "$SIM/lake" --location s3://my-cdc-lake/cdc --all > "$SIM/merge.sql"
+mkdir "$SIM/work"
+"$VENV/bin/python" tests/py/measure_current.py "$SIM/lake" "$SIM/ddl" "$SIM/merge.sql" "$SIM/work" | sed 's/^/current vs history: /'
 rm -rf "$SIM"
 
 step "cargo test"
@@ -94,7 +160,7 @@ if ! cargo test --release --locked -- --test-threads 2 --nocapture >"$LOG" 2>&1;
   echo "cargo test failed; full output in $LOG"
   exit 1
 fi
-grep -E "^(faults |simulator:|corpus:|large event:|oracle:|registry:|fuzz regressions:|fuzz mutations:|postgres types:|shard race:)|^test result" "$LOG"
+grep -E "^(recover:|recover |redrive:|faults |simulator:|corpus:|large event:|oracle:|iceberg oracle:|athena runner \(moto\):|registry:|fuzz regressions:|fuzz mutations:|postgres types:|shard race:|spark:|spark 3.5:|jsonl:)|^test result" "$LOG"
 
 step "README: the benchmark harness (a short run, to keep it working)"
 cargo run --release -- bench --iterations 2 | tail -4

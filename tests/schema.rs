@@ -440,6 +440,7 @@ fn column_schema(name: &str) -> TableSchema {
             ty: ColumnType::String,
             nullable: true,
             source: TypeSource::Inferred,
+            renamed_from: None,
         }],
         primary_key: vec![],
     }

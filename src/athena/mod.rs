@@ -1,21 +1,33 @@
 //! Athena DDL and views from the schema registry: a `CREATE EXTERNAL TABLE` per table with
-//! partition projection matching the object layout (no crawler, no MSCK REPAIR), and two views
-//! in Athena's Trino SQL: `<table>_changes` (every change once) and `<table>_current` (the
-//! latest version of each primary-key row, deletes removed, key changes followed through the
-//! before-image).
+//! partition projection matching the object layout (no crawler, no MSCK REPAIR), an Iceberg
+//! state table per table with a primary key, kept by a generated MERGE, and views in Athena's
+//! Trino SQL: `<table>_changes` (every change once), `<table>_current` (the latest version of
+//! each primary-key row: the state table plus the change lake's recent tail) and
+//! `<table>_current_history` (the same from the whole history).
 //!
 //! Each statement is built by a small pure function: [`names`] (identifiers, quoting, Athena
-//! table names), [`table`] (the external table over the change lake), [`views`] (the views).
+//! table names), [`table`] (the external table over the change lake), [`state`] (the state
+//! table, source order), [`merge`] (MERGE, tombstone purge, OPTIMIZE, VACUUM), [`views`] (the
+//! views), [`catalog`] (what brings an existing catalog up to date); [`runner`] runs them.
 
+pub mod catalog;
+pub mod job;
+pub mod merge;
 pub mod names;
+pub mod runner;
+pub mod state;
 pub mod table;
 pub mod views;
 
 use crate::config::{Compression, Format, Partitioning};
 use crate::schema::registry::Registered;
 pub use names::{hive_ident, table_name, trino_ident};
+pub use state::Window;
 pub use table::create_table;
-pub use views::{changes_view, current_view};
+pub use views::{changes_view, current_history_view, current_view};
+
+/// Days of the change lake `<table>_current` reads besides the state table (and today).
+pub const DEFAULT_TAIL_DAYS: u32 = 2;
 
 /// What the DDL describes.
 #[derive(Debug, Clone)]
@@ -38,12 +50,36 @@ pub struct TableDdl {
     pub athena_table: String,
     pub create_table: String,
     pub changes_view: String,
-    /// A view, or a `--` comment when there is no primary key.
+    /// A view over the state table and the lake's tail, or a `--` comment when there is no
+    /// primary key.
     pub current_view: String,
+    /// The current state from the whole history, or a `--` comment when there is no key.
+    pub current_history_view: String,
+    /// `CREATE TABLE` of the Iceberg state table, or a `--` comment when there is no key.
+    pub state_table: String,
+    /// The table's registered schema and columns, for MERGE and catalog updates.
+    pub registered: Registered,
+    pub columns: crate::schema::TableSchema,
 }
 
-/// Statements for every registered table.
+impl TableDdl {
+    /// True when the table has a known primary key (state table, MERGE, `_current`).
+    pub fn has_key(&self) -> bool {
+        state::key_columns(&self.registered, &self.columns).is_some()
+    }
+}
+
+/// Statements for every registered table (`_current` reads [`DEFAULT_TAIL_DAYS`] of the lake).
 pub fn ddl(docs: &[Registered], o: &DdlOptions) -> Result<Vec<TableDdl>, String> {
+    ddl_with_tail(docs, o, DEFAULT_TAIL_DAYS)
+}
+
+/// Statements for every registered table, `_current` reading `tail_days` of the lake.
+pub fn ddl_with_tail(
+    docs: &[Registered],
+    o: &DdlOptions,
+    tail_days: u32,
+) -> Result<Vec<TableDdl>, String> {
     docs.iter()
         .map(|d| {
             let s = d
@@ -55,7 +91,11 @@ pub fn ddl(docs: &[Registered], o: &DdlOptions) -> Result<Vec<TableDdl>, String>
                 athena_table: table_name(&d.schema, &d.table),
                 create_table: create_table(d, &s, o),
                 changes_view: changes_view(d, &s, o),
-                current_view: current_view(d, &s, o),
+                current_view: current_view(d, &s, o, tail_days),
+                current_history_view: current_history_view(d, &s, o),
+                state_table: state::create_state_table(d, &s, o),
+                registered: d.clone(),
+                columns: s,
             })
         })
         .collect()
@@ -73,8 +113,16 @@ pub fn script(tables: &[TableDdl], o: &DdlOptions) -> String {
         out.push('\n');
         out.push_str(&t.create_table);
         out.push_str(";\n\n");
+        if t.has_key() {
+            out.push_str(&t.state_table);
+            out.push_str(";\n\n");
+        }
         out.push_str(&t.changes_view);
         out.push_str(";\n\n");
+        if t.has_key() {
+            out.push_str(&t.current_history_view);
+            out.push_str(";\n\n");
+        }
         out.push_str(&t.current_view);
         out.push_str(if t.current_view.starts_with("--") {
             "\n"
@@ -101,8 +149,12 @@ pub fn statements(tables: &[TableDdl], o: &DdlOptions) -> Vec<(String, String)> 
             ));
         };
         push("", &t.create_table);
+        if t.has_key() {
+            push("_state", &t.state_table);
+        }
         push("_changes", &t.changes_view);
-        if !t.current_view.starts_with("--") {
+        if t.has_key() {
+            push("_current_history", &t.current_history_view);
             push("_current", &t.current_view);
         }
     }

@@ -102,12 +102,21 @@ pub(crate) fn json_path(col: &str) -> String {
 
 /// A key column's old value from the before-image (`cdc_before`, JSON text), typed like the
 /// column: the one place that turns JSON text into a typed SQL value, for every view and MERGE.
+///
+/// The pipeline writes each value there as the column holds it (integers as plain digits, see
+/// `pipeline`), so a plain CAST works on every engine, except for timestamps: DMS writes
+/// `2025-11-03T10:00:00.123456Z`, which Trino's CAST refuses (it wants a space and no zone), so
+/// they go through `from_iso8601_timestamp` (Spark and DuckDB read the same text as the same
+/// instant once sqlglot has transpiled it).
 pub(crate) fn before_image_value(col: &str, ty: ColumnType) -> String {
-    format!(
-        "CAST(json_extract_scalar(\"cdc_before\", {}) AS {})",
-        literal(&json_path(col)),
-        trino_type(ty)
-    )
+    let text = format!(
+        "json_extract_scalar(\"cdc_before\", {})",
+        literal(&json_path(col))
+    );
+    match ty {
+        ColumnType::Timestamp => format!("CAST(from_iso8601_timestamp({text}) AS timestamp)"),
+        _ => format!("CAST({text} AS {})", trino_type(ty)),
+    }
 }
 
 #[cfg(test)]

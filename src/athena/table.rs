@@ -29,7 +29,7 @@ pub fn create_table(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
     let mut cols: Vec<String> = s
         .columns
         .iter()
-        .map(|c| format!("  {} {}", hive_ident(&c.name), c.ty.athena()))
+        .map(|c| format!("  {} {}", hive_ident(&c.name), hive_type(c.ty, o.format)))
         .collect();
     cols.extend(
         lineage_hive()
@@ -80,12 +80,11 @@ pub fn create_table(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
             ));
         }
         Format::JsonLines => {
-            // Timestamps are ISO 8601 in UTC with 0 to 6 fraction digits and a Z; the Hive JSON
-            // SerDe parses them with the Joda patterns in timestamp.formats. (Gzip objects are
-            // read transparently by their .gz extension.)
+            // Timestamps are `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), which the Hive JSON SerDe reads
+            // with java.sql.Timestamp when no `timestamp.formats` is set: all six digits (its Joda
+            // patterns would stop at milliseconds). Gzip objects are read by their .gz extension.
             sql.push_str(
                 "ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'\n\
-                 WITH SERDEPROPERTIES ('timestamp.formats'='yyyy-MM-dd\\'T\\'HH:mm:ss.SSSSSS\\'Z\\',yyyy-MM-dd\\'T\\'HH:mm:ss.SSS\\'Z\\',yyyy-MM-dd\\'T\\'HH:mm:ss\\'Z\\'')\n\
                  STORED AS TEXTFILE\n",
             );
         }
@@ -99,6 +98,15 @@ pub fn create_table(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
         sql.push_str(&format!("TBLPROPERTIES (\n{}\n)", p.join(",\n")));
     }
     sql
+}
+
+/// The DDL type of a column. JSON Lines holds binary as base64 text, declared `string` (the
+/// Hive JSON SerDe would return the text's own bytes for `binary`); `from_base64` decodes it.
+pub(crate) fn hive_type(ty: ColumnType, format: Format) -> String {
+    match (ty, format) {
+        (ColumnType::Binary, Format::JsonLines) => "string".into(),
+        _ => ty.athena(),
+    }
 }
 
 pub(crate) fn partition_cols(o: &DdlOptions) -> Vec<&'static str> {

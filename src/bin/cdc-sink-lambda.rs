@@ -1,11 +1,13 @@
 //! The AWS Lambda function: settings and the S3 client are built once at cold start; each
-//! invocation runs the shared pipeline and returns the Kinesis partial batch response.
+//! invocation runs the shared pipeline and returns the Kinesis partial batch response. Invoked by
+//! the on-failure SQS queue instead, it recovers the discarded batches (`cdc-sink recover`).
 
 use aws_lambda_events::streams::KinesisEventResponse;
 use cdc_sink::config::{env, Config};
 use cdc_sink::handler::Handler;
 use cdc_sink::metrics;
 use cdc_sink::partition::normalise_prefix;
+use cdc_sink::recover::{self, Recoverer};
 use cdc_sink::sink::s3::{S3Settings, S3Sink};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
@@ -91,8 +93,22 @@ async fn main() -> Result<(), Error> {
     let function = &*function.leak();
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {
+            let payload = event.payload.get().as_bytes();
+            // The recovery function: the same binary on the on-failure SQS queue.
+            if let Some(messages) = recover::lambda::sqs_messages(payload) {
+                let r = Recoverer::new(&handler.sink, &handler.config, &handler.prefix, false);
+                let (response, summary) = recover::lambda::handle_sqs(&r, &messages).await;
+                tracing::info!(
+                    records = summary.records,
+                    recovered = summary.recovered,
+                    failed = summary.failed,
+                    rows = summary.counts.rows(),
+                    "recovery summary"
+                );
+                return Ok::<_, Error>(response);
+            }
             let (response, inv): (KinesisEventResponse, _) = handler
-                .handle_until(event.payload.get().as_bytes(), Some(event.context.deadline))
+                .handle_until(payload, Some(event.context.deadline))
                 .await?;
             let c = &inv.counts;
             tracing::info!(
@@ -119,7 +135,7 @@ async fn main() -> Result<(), Error> {
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0);
             println!("{}", metrics::emf(namespace, function, &inv, ts));
-            Ok::<_, Error>(response)
+            Ok::<_, Error>(serde_json::to_value(response)?)
         },
     ))
     .await

@@ -32,6 +32,11 @@ enum Command {
     /// Simulate PostgreSQL tables under DMS and write Lambda Kinesis events, with the true
     /// final state of every table (truth.json), for tests, demos and benchmarks.
     Generate(cli::generate::GenerateArgs),
+    /// Bring batches that Lambda gave up on into the lake: from the on-failure SQS queue, a file
+    /// of failure records, or the S3 on-failure destination (README: "When Lambda gives up").
+    Recover(cli::recover::RecoverArgs),
+    /// Re-process quarantined records after their cause is fixed (e.g. a schema override).
+    Redrive(cli::redrive::RedriveArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +56,8 @@ fn main() -> ExitCode {
                     Command::Replay(args) => cli::replay::run(args).await,
                     Command::Schema(cmd) => cli::schema::run(cmd).await,
                     Command::Athena(cmd) => cli::athena::run(cmd).await,
+                    Command::Recover(args) => cli::recover::run(args).await,
+                    Command::Redrive(args) => cli::redrive::run(args).await,
                     Command::Bench(_) | Command::Generate(_) => Ok(()),
                 }
             }),

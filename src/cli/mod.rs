@@ -5,6 +5,8 @@
 pub mod athena;
 pub mod bench;
 pub mod generate;
+pub mod recover;
+pub mod redrive;
 pub mod replay;
 pub mod schema;
 

@@ -199,6 +199,7 @@ pub async fn run(cmd: SchemaCommand) -> Result<(), String> {
                         ty,
                         nullable: c.nullable,
                         source: TypeSource::Override,
+                        renamed_from: None,
                     })
                 })
                 .collect::<Result<Vec<_>, String>>()?;

@@ -5,7 +5,16 @@ use crate::config::Compression;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as PqCompression, GzipLevel, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+
+/// Footer metadata that tells Spark 3 (Glue 4 and 5, EMR) that dates and timestamps are in the
+/// proleptic Gregorian calendar, as every value here is. Without it Spark 3 refuses files with
+/// dates before 1582-10-15 or timestamps before 1900 (PostgreSQL sentinels such as 0001-01-01),
+/// because it cannot tell whether a legacy hybrid-calendar writer made them. Spark's rule
+/// (DataSourceUtils.datetimeRebaseSpec): a file whose `org.apache.spark.version` is at least
+/// "3.0.0" and that has no `org.apache.spark.legacyDateTime` key is read without rebasing.
+pub const SPARK_CALENDAR_KEY: (&str, &str) = ("org.apache.spark.version", "3.0.0");
 
 /// Files with fewer rows are written without dictionary encoding.
 const DICTIONARY_MIN_ROWS: usize = 64;
@@ -38,6 +47,10 @@ pub fn encode(batch: &RecordBatch, compression: Compression) -> Result<Vec<u8>, 
         // each file is one row group of a few pages, which the page index would only repeat.
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_created_by(concat!("cdc-sink ", env!("CARGO_PKG_VERSION")).to_string())
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            SPARK_CALENDAR_KEY.0.to_string(),
+            SPARK_CALENDAR_KEY.1.to_string(),
+        )]))
         // (Nearly) unique per row: a dictionary would be built, hashed and thrown away. The
         // three timestamps and ids below cost 4% of the hot path with one and are no smaller.
         .set_column_dictionary_enabled(ColumnPath::from("cdc_seq"), false)

@@ -3,7 +3,7 @@
 
 use super::MAX_NAME_BYTES;
 use crate::change::{is_dms_internal, Counts, Op, TableId, CONTROL_OPERATIONS};
-use crate::columns::{is_reserved_name, ColBuilder, Lineage, LineageBuilders};
+use crate::columns::{column_name, same_column_name, ColBuilder, Lineage, LineageBuilders};
 use crate::config::Config;
 use crate::dms::{self, DmsMessage};
 use crate::kinesis::{self, RawRecord};
@@ -12,7 +12,7 @@ use crate::quarantine::{ControlEntry, Origin, QuarantineEntry, Reason};
 use crate::schema::tabledef::{self, TableDef};
 use crate::schema::{infer_type, ColumnType, SchemaSource, TableSchema, TypeSource};
 use crate::time;
-use crate::value::{convert, minify_json, Cell, Json, Warning};
+use crate::value::{convert, decimal_text, minify_json, Cell, Json, Warning};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -48,6 +48,9 @@ fn check_table_name(schema: &str, table: &str) -> Result<(), Reason> {
 /// A table's column during a batch: the type is `None` while only NULLs have been seen.
 pub(super) struct ColState {
     pub(super) name: String,
+    /// The DMS field name (differs from `name` when the column was renamed, see
+    /// [`column_name`]).
+    pub(super) source_name: String,
     pub(super) ty: Option<ColumnType>,
     pub(super) source: TypeSource,
     pub(super) nullable: bool,
@@ -66,6 +69,7 @@ pub(super) struct Group {
 pub(super) struct TableState {
     pub(super) id: TableId,
     pub(super) columns: Vec<ColState>,
+    /// Column index by DMS field name.
     by_name: HashMap<String, usize>,
     pub(super) primary_key: Vec<String>,
     pub(super) groups: Vec<Group>,
@@ -82,7 +86,14 @@ impl TableState {
         };
         if let Some(s) = registered {
             for c in &s.columns {
-                t.add_column(c.name.clone(), Some(c.ty), c.source, c.nullable);
+                let source_name = c.source_name().to_string();
+                t.add_column(
+                    c.name.clone(),
+                    source_name,
+                    Some(c.ty),
+                    c.source,
+                    c.nullable,
+                );
             }
             t.primary_key = s.primary_key.clone();
         }
@@ -92,14 +103,16 @@ impl TableState {
     fn add_column(
         &mut self,
         name: String,
+        source_name: String,
         ty: Option<ColumnType>,
         source: TypeSource,
         nullable: bool,
     ) -> usize {
         let i = self.columns.len();
-        self.by_name.insert(name.clone(), i);
+        self.by_name.insert(source_name.clone(), i);
         self.columns.push(ColState {
             name,
+            source_name,
             ty,
             source,
             nullable,
@@ -107,13 +120,56 @@ impl TableState {
         i
     }
 
-    /// Column index by name; `hint` (the field's position in the message) is tried first,
-    /// since DMS usually sends a table's columns in the same order.
+    /// Column index by DMS field name; `hint` (the field's position in the message) is tried
+    /// first, since DMS usually sends a table's columns in the same order.
     fn find(&self, name: &str, hint: usize) -> Option<usize> {
         match self.columns.get(hint) {
-            Some(c) if c.name == name => Some(hint),
+            Some(c) if c.source_name == name => Some(hint),
             _ => self.by_name.get(name).copied(),
         }
+    }
+}
+
+/// The before-image as `cdc_before` holds it: compact JSON whose keys are the lake's column
+/// names and whose integer, decimal and boolean values are written as their columns hold them
+/// (DMS writes a bigint over 16 digits as `1.2345678901234568E+18`, which Trino's and Spark's
+/// casts refuse). Other values, and fields of columns the table does not know yet, stay as DMS
+/// wrote them. An empty before-image (`{}`: the key did not change) costs nothing.
+fn before_image_text<'m>(raw: &'m serde_json::value::RawValue, t: &TableState) -> Cow<'m, str> {
+    let text = raw.get();
+    let fields = match dms::row_fields(raw) {
+        Ok(f) if !f.is_empty() => f,
+        _ => return minify_json(text),
+    };
+    let mut out = String::with_capacity(text.len());
+    out.push('{');
+    for (i, (name, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let col = t.by_name.get(name.as_ref()).map(|&ci| &t.columns[ci]);
+        let key = col.map_or(name.as_ref(), |c| c.name.as_str());
+        out.push_str(&serde_json::to_string(key).unwrap_or_else(|_| "\"\"".into()));
+        out.push(':');
+        match col.and_then(|c| c.ty).and_then(|ty| plain_value(value, ty)) {
+            Some(v) => out.push_str(&v),
+            None => out.push_str(&minify_json(value.get())),
+        }
+    }
+    out.push('}');
+    Cow::Owned(out)
+}
+
+/// A before-image value as its column holds it, for the types whose DMS text some engine's
+/// cast refuses; `None` keeps DMS's text.
+fn plain_value(raw: &serde_json::value::RawValue, ty: ColumnType) -> Option<String> {
+    let (cell, _) = convert(Json::from_raw(raw).ok()?, ty).ok()?;
+    match (cell, ty) {
+        (Cell::I32(v), _) => Some(v.to_string()),
+        (Cell::I64(v), _) => Some(v.to_string()),
+        (Cell::Bool(v), _) => Some(v.to_string()),
+        (Cell::Dec(v), ColumnType::Decimal { scale, .. }) => Some(decimal_text(v, scale)),
+        _ => None,
     }
 }
 
@@ -320,20 +376,16 @@ impl<'c, S: SchemaSource + ?Sized> BatchBuilder<'c, S> {
         };
         let t = &self.tables[ti];
         cells.clear();
-        let mut new_cols: Vec<(String, Option<ColumnType>)> = Vec::new();
+        // New columns: (DMS field name, lake name, type).
+        let mut new_cols: Vec<(String, String, Option<ColumnType>)> = Vec::new();
         let mut opened: Vec<(usize, ColumnType)> = Vec::new();
         let mut warnings = 0;
         for (pos, (name, raw)) in fields.iter().enumerate() {
-            let name: Cow<'_, str> = if is_reserved_name(name) {
-                Cow::Owned(format!("src_{name}"))
-            } else {
-                Cow::Borrowed(name)
-            };
             if name.is_empty() {
                 return Err(Reason::BadRow("a column has an empty name".into()));
             }
             let json = Json::from_raw(raw).map_err(Reason::BadRow)?;
-            let (col, ty) = match t.find(&name, pos) {
+            let (col, ty) = match t.find(name, pos) {
                 Some(ci) => match t.columns[ci].ty {
                     Some(ty) => (ColRef::Known(ci), Some(ty)),
                     None => {
@@ -345,11 +397,15 @@ impl<'c, S: SchemaSource + ?Sized> BatchBuilder<'c, S> {
                     }
                 },
                 None => {
-                    if new_cols.iter().any(|(n, _)| *n == name) {
+                    if new_cols.iter().any(|(n, _, _)| n == name) {
                         return Err(Reason::BadRow(format!("duplicate column {name:?}")));
                     }
                     let ty = infer_type(&json);
-                    new_cols.push((name.to_string(), ty));
+                    let lake_name = column_name(name, |n| {
+                        t.columns.iter().any(|c| same_column_name(&c.name, n))
+                            || new_cols.iter().any(|(_, w, _)| same_column_name(w, n))
+                    });
+                    new_cols.push((name.to_string(), lake_name, ty));
                     (ColRef::New(new_cols.len() - 1), ty)
                 }
             };
@@ -363,7 +419,7 @@ impl<'c, S: SchemaSource + ?Sized> BatchBuilder<'c, S> {
                     Err(why) => {
                         return Err(Reason::BadValue {
                             table: t.id.to_string(),
-                            column: name.into_owned(),
+                            column: name.to_string(),
                             value: raw.get().to_string(),
                             column_type: ty.to_string(),
                             why,
@@ -377,7 +433,7 @@ impl<'c, S: SchemaSource + ?Sized> BatchBuilder<'c, S> {
         if let Some(w) = cells.windows(2).find(|w| w[0].0 == w[1].0) {
             let (ColRef::Known(ci) | ColRef::New(ci)) = w[0].0;
             let name = match w[0].0 {
-                ColRef::Known(_) => t.columns[ci].name.clone(),
+                ColRef::Known(_) => t.columns[ci].source_name.clone(),
                 ColRef::New(_) => new_cols[ci].0.clone(),
             };
             return Err(Reason::BadRow(format!("duplicate column {name:?}")));
@@ -394,7 +450,7 @@ impl<'c, S: SchemaSource + ?Sized> BatchBuilder<'c, S> {
             .as_deref()
             .and_then(time::parse_timestamp)
             .map(|t| t.micros);
-        let before = msg.before_image.map(|b| minify_json(b.get()));
+        let before = msg.before_image.map(|b| before_image_text(b, t));
         let (shard, seq, arrival_us) = (
             r.shard.as_deref().unwrap_or(""),
             r.seq.as_deref().unwrap_or(""),
@@ -419,8 +475,8 @@ impl<'c, S: SchemaSource + ?Sized> BatchBuilder<'c, S> {
         for (ci, ty) in opened {
             t.columns[ci].ty = Some(ty);
         }
-        for (name, ty) in new_cols {
-            t.add_column(name, ty, TypeSource::Inferred, true);
+        for (source_name, name, ty) in new_cols {
+            t.add_column(name, source_name, ty, TypeSource::Inferred, true);
         }
         let gi = match t.groups.iter().position(|g| g.part == part) {
             Some(gi) => gi,

@@ -84,6 +84,7 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
                         ty,
                         nullable: c.nullable,
                         source: c.source,
+                        renamed_from: (c.source_name != c.name).then(|| c.source_name.clone()),
                     }
                 })
                 .collect();

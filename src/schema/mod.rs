@@ -55,10 +55,22 @@ impl TypeSource {
 /// One column of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
+    /// The name the lake's files and tables use.
     pub name: String,
     pub ty: ColumnType,
     pub nullable: bool,
     pub source: TypeSource,
+    /// The source's own name (the DMS field name), when the column is written under another
+    /// name: a clash with a lineage or partition column, or with another column's name in
+    /// another case (see [`crate::columns::column_name`]).
+    pub renamed_from: Option<String>,
+}
+
+impl Column {
+    /// The name DMS uses for the column.
+    pub fn source_name(&self) -> &str {
+        self.renamed_from.as_deref().unwrap_or(&self.name)
+    }
 }
 
 /// A table's columns in order, and its primary key when known.
@@ -69,8 +81,14 @@ pub struct TableSchema {
 }
 
 impl TableSchema {
+    /// A column by the name the lake uses.
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// A column by the name DMS uses for it.
+    pub fn column_by_source(&self, source_name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.source_name() == source_name)
     }
 }
 

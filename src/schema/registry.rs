@@ -7,6 +7,7 @@
 
 use super::{Column, ColumnType, TableSchema, TypeSource};
 use crate::change::TableId;
+use crate::columns::{column_name, same_column_name};
 use crate::partition::escape_segment;
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,24 @@ pub struct RegisteredColumn {
     pub ty: String,
     pub nullable: bool,
     pub source: TypeSource,
+    /// The DMS field name when the column is written under another name (see
+    /// [`crate::columns::column_name`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
+}
+
+impl RegisteredColumn {
+    /// The DMS field name. Documents written before `renamed_from` existed held a renamed
+    /// lineage or partition name only as `src_<name>`.
+    pub fn source_name(&self) -> &str {
+        match &self.renamed_from {
+            Some(n) => n,
+            None => match self.name.strip_prefix("src_") {
+                Some(orig) if crate::columns::is_reserved_name(orig) => orig,
+                _ => &self.name,
+            },
+        }
+    }
 }
 
 /// A type a more trusted source declared but that was not applied (it would break old files).
@@ -109,11 +128,13 @@ impl Registered {
                 let ty: ColumnType =
                     c.ty.parse()
                         .map_err(|e| format!("column {}: {e}", c.name))?;
+                let source_name = c.source_name();
                 Ok(Column {
                     name: c.name.clone(),
                     ty,
                     nullable: c.nullable,
                     source: c.source,
+                    renamed_from: (source_name != c.name).then(|| source_name.to_string()),
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -125,6 +146,40 @@ impl Registered {
 
     fn column_mut(&mut self, name: &str) -> Option<&mut RegisteredColumn> {
         self.columns.iter_mut().find(|c| c.name == name)
+    }
+
+    /// The registered column DMS calls `source_name`.
+    fn by_source_mut(&mut self, source_name: &str) -> Option<&mut RegisteredColumn> {
+        self.columns
+            .iter_mut()
+            .find(|c| c.source_name() == source_name)
+    }
+
+    /// Registers a new column under the name [`column_name`] gives it among this table's
+    /// names; returns that name.
+    fn add_column(&mut self, c: &Column, source: TypeSource) -> String {
+        let src = c.source_name();
+        let name = column_name(src, |n| {
+            self.columns.iter().any(|rc| same_column_name(&rc.name, n))
+        });
+        let mut rc = reg_column(c, source);
+        rc.renamed_from = (name != src).then(|| src.to_string());
+        rc.name = name.clone();
+        self.columns.push(rc);
+        name
+    }
+
+    /// Primary-key names as DMS gives them, in the lake's column names.
+    fn key_names(&self, source_names: &[String]) -> Vec<String> {
+        source_names
+            .iter()
+            .map(|k| {
+                self.columns
+                    .iter()
+                    .find(|c| c.source_name() == k)
+                    .map_or_else(|| k.clone(), |c| c.name.clone())
+            })
+            .collect()
     }
 
     fn bump(&mut self, changes: Vec<String>) {
@@ -144,6 +199,16 @@ fn reg_column(c: &Column, source: TypeSource) -> RegisteredColumn {
         ty: c.ty.athena(),
         nullable: c.nullable,
         source,
+        renamed_from: c.renamed_from.clone(),
+    }
+}
+
+/// "x" or "x (DMS name "X")" for history entries.
+fn described(name: &str, source_name: &str) -> String {
+    if name == source_name {
+        name.to_string()
+    } else {
+        format!("{name} (DMS name {source_name:?}, renamed: the name clashes)")
     }
 }
 
@@ -168,9 +233,13 @@ pub fn evolve(
         for c in &def.columns {
             def_source = c.source;
             let label = c.source.label();
-            let Some(rc) = reg.column_mut(&c.name) else {
-                reg.columns.push(reg_column(c, c.source));
-                changes.push(format!("added column {} {} ({label})", c.name, c.ty));
+            let Some(rc) = reg.by_source_mut(c.source_name()) else {
+                let name = reg.add_column(c, c.source);
+                changes.push(format!(
+                    "added column {} {} ({label})",
+                    described(&name, c.source_name()),
+                    c.ty
+                ));
                 continue;
             };
             let registered: Option<ColumnType> = rc.ty.parse().ok();
@@ -180,26 +249,26 @@ pub fn evolve(
             if registered == Some(c.ty) {
                 if rc.source != c.source {
                     rc.source = c.source;
-                    changes.push(format!("column {} {} confirmed by {label}", c.name, c.ty));
+                    changes.push(format!("column {} {} confirmed by {label}", rc.name, c.ty));
                 }
                 if rc.nullable != c.nullable && c.source == TypeSource::Catalog {
                     rc.nullable = c.nullable;
                     changes.push(format!(
                         "column {} {} ({label})",
-                        c.name,
+                        rc.name,
                         if c.nullable { "nullable" } else { "not null" }
                     ));
                 }
             } else if registered.is_some_and(|r| r.widens_to(c.ty)) {
                 changes.push(format!(
                     "widened column {} from {} to {} ({label})",
-                    c.name, rc.ty, c.ty
+                    rc.name, rc.ty, c.ty
                 ));
                 rc.ty = c.ty.athena();
                 rc.source = c.source;
             } else {
                 let p = Pending {
-                    column: c.name.clone(),
+                    column: rc.name.clone(),
                     ty: c.ty.athena(),
                     source: c.source,
                     registered: rc.ty.clone(),
@@ -207,37 +276,37 @@ pub fn evolve(
                 if !reg.pending.contains(&p) {
                     changes.push(format!(
                         "{label} declares column {} as {} but it is registered as {}: not applied (old files would become unreadable); apply with `cdc-sink schema set {t} --accept-pending`",
-                        c.name, c.ty, p.registered
+                        p.column, c.ty, p.registered
                     ));
                     reg.pending.push(p);
                 }
             }
         }
         let pk_label = def_source.label();
-        if !def.primary_key.is_empty() && def.primary_key != reg.primary_key {
+        // Declared keys name DMS (or catalog) columns; the registry keeps the lake's names.
+        let key = reg.key_names(&def.primary_key);
+        if !key.is_empty() && key != reg.primary_key {
             if reg.primary_key.is_empty() {
-                reg.primary_key = def.primary_key.clone();
-                changes.push(format!(
-                    "primary key ({}) from {pk_label}",
-                    def.primary_key.join(", ")
-                ));
+                changes.push(format!("primary key ({}) from {pk_label}", key.join(", ")));
+                reg.primary_key = key;
             } else if def_source == TypeSource::Catalog {
                 changes.push(format!(
                     "primary key ({}) -> ({}) from {pk_label}",
                     reg.primary_key.join(", "),
-                    def.primary_key.join(", ")
+                    key.join(", ")
                 ));
-                reg.primary_key = def.primary_key.clone();
+                reg.primary_key = key;
             }
         }
     }
     if let Some(obs) = observed {
         for c in &obs.columns {
-            if reg.column_mut(&c.name).is_none() {
-                reg.columns.push(reg_column(c, c.source));
+            if reg.by_source_mut(c.source_name()).is_none() {
+                let name = reg.add_column(c, c.source);
                 changes.push(format!(
                     "added column {} {} (inferred from values)",
-                    c.name, c.ty
+                    described(&name, c.source_name()),
+                    c.ty
                 ));
             }
         }
@@ -255,24 +324,40 @@ pub fn apply_override(current: Option<&Registered>, t: &TableId, o: &TableSchema
     let mut reg = current.cloned().unwrap_or_else(|| Registered::empty(t));
     let mut changes = Vec::new();
     for c in &o.columns {
-        match reg.column_mut(&c.name) {
-            Some(rc) => {
-                changes.push(format!("override: column {} {} -> {}", c.name, rc.ty, c.ty));
-                *rc = reg_column(c, TypeSource::Override);
+        // The override names a column by its lake name, or by its DMS name.
+        let at = reg
+            .columns
+            .iter()
+            .position(|rc| rc.name == c.name)
+            .or_else(|| reg.columns.iter().position(|rc| rc.source_name() == c.name));
+        let name = match at {
+            Some(i) => {
+                let rc = &mut reg.columns[i];
+                changes.push(format!(
+                    "override: column {} {} -> {}",
+                    rc.name, rc.ty, c.ty
+                ));
+                rc.ty = c.ty.athena();
+                rc.nullable = c.nullable;
+                rc.source = TypeSource::Override;
+                rc.name.clone()
             }
             None => {
-                changes.push(format!("override: added column {} {}", c.name, c.ty));
-                reg.columns.push(reg_column(c, TypeSource::Override));
+                let name = reg.add_column(c, TypeSource::Override);
+                changes.push(format!(
+                    "override: added column {} {}",
+                    described(&name, c.source_name()),
+                    c.ty
+                ));
+                name
             }
-        }
-        reg.pending.retain(|p| p.column != c.name);
+        };
+        reg.pending.retain(|p| p.column != name);
     }
-    if !o.primary_key.is_empty() && o.primary_key != reg.primary_key {
-        changes.push(format!(
-            "override: primary key ({})",
-            o.primary_key.join(", ")
-        ));
-        reg.primary_key = o.primary_key.clone();
+    let key = reg.key_names(&o.primary_key);
+    if !key.is_empty() && key != reg.primary_key {
+        changes.push(format!("override: primary key ({})", key.join(", ")));
+        reg.primary_key = key;
     }
     if changes.is_empty() {
         changes.push("override: no change".into());
@@ -341,10 +426,67 @@ mod tests {
                     ty: *ty,
                     nullable: true,
                     source: *s,
+                    renamed_from: None,
                 })
                 .collect(),
             primary_key: vec![],
         }
+    }
+
+    #[test]
+    fn clashing_names_are_renamed_once_and_remembered() {
+        let t = TableId::new("public", "t");
+        let mut def = schema(&[
+            ("id", ColumnType::Int64, TypeSource::TableDef),
+            ("ID", ColumnType::String, TypeSource::TableDef),
+            ("cdc_op", ColumnType::String, TypeSource::TableDef),
+            ("dt", ColumnType::Date, TypeSource::TableDef),
+        ]);
+        def.primary_key = vec!["ID".into()];
+        // What a batch built before the table-def was registered observed: `cdc_op` inferred.
+        let mut observed = schema(&[("src_cdc_op", ColumnType::String, TypeSource::Inferred)]);
+        observed.columns[0].renamed_from = Some("cdc_op".into());
+        let v1 = evolve(None, &t, &[&def], Some(&observed)).unwrap();
+        let names: Vec<(&str, &str, Option<&str>)> = v1
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.ty.as_str(), c.renamed_from.as_deref()))
+            .collect();
+        let upper = format!("ID_{:08x}", {
+            "ID".bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+            }) as u32
+        });
+        assert_eq!(
+            names,
+            [
+                ("id", "bigint", None),
+                (upper.as_str(), "string", Some("ID")),
+                ("src_cdc_op", "string", Some("cdc_op")),
+                ("src_dt", "date", Some("dt")),
+            ]
+        );
+        assert_eq!(
+            v1.primary_key,
+            std::slice::from_ref(&upper),
+            "keys use the new names"
+        );
+        let s = v1.to_schema().unwrap();
+        assert_eq!(s.column_by_source("ID").unwrap().name, upper);
+        assert!(
+            evolve(Some(&v1), &t, &[&def], Some(&s)).is_none(),
+            "the same names again: nothing changes"
+        );
+        // Documents written before `renamed_from` existed: `src_<lineage name>` came from it.
+        let legacy = Registered::from_json(
+            br#"{"schema":"public","table":"t","version":1,"columns":[{"name":"src_cdc_op","type":"string","nullable":true,"source":"inferred"},{"name":"src_note","type":"string","nullable":true,"source":"inferred"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(legacy.columns[0].source_name(), "cdc_op");
+        assert_eq!(legacy.columns[1].source_name(), "src_note");
+        assert!(!String::from_utf8(legacy.to_json())
+            .unwrap()
+            .contains("renamed_from"));
     }
 
     #[test]

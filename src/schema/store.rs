@@ -105,7 +105,8 @@ impl SchemaStore for LocalDir {
                 message: e.to_string(),
             })?;
         }
-        out.retain(|k| !k.rsplit('/').next().unwrap_or("").starts_with('.'));
+        // Only this sink's temporary files are skipped: an escaped table name may start with `.`.
+        out.retain(|k| !crate::sink::local::is_temporary_file(k.rsplit('/').next().unwrap_or("")));
         out.sort();
         Ok(out)
     }

@@ -106,6 +106,7 @@ pub fn parse(control: &RawValue) -> Option<TableDef> {
             ty,
             nullable: c.nullable.unwrap_or(true),
             source: TypeSource::TableDef,
+            renamed_from: None,
         });
     }
     Some(out)

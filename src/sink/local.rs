@@ -40,7 +40,15 @@ impl LocalDir {
     }
 }
 
-/// Writes a file atomically: temporary file in the same directory, fsync, rename.
+/// True for the name of a temporary file of [`write_atomically`]: `.{name}#{pid}-{n}.tmp`. The
+/// `#` is what no key can hold (escaping turns it into `%23`), so an object whose escaped name
+/// starts with `.` (a table named `../x` is `..%2Fx`) is never taken for one.
+pub fn is_temporary_file(file_name: &str) -> bool {
+    file_name.starts_with('.') && file_name.ends_with(".tmp") && file_name.contains('#')
+}
+
+/// Writes a file atomically: temporary file in the same directory, fsync, rename. The
+/// temporary name starts with `.`, so Hive-style readers skip it while it exists.
 pub(crate) fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
@@ -49,7 +57,7 @@ pub(crate) fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> 
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+    let tmp = dir.join(format!(".{name}#{}-{n}.tmp", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(body)?;

@@ -468,6 +468,7 @@ pub async fn read_catalog(
             ty: col_ty,
             nullable: !not_null,
             source: TypeSource::Catalog,
+            renamed_from: None,
         });
     }
     for want in &sel.tables {

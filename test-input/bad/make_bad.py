@@ -274,7 +274,7 @@ def make_duplicate_keys() -> Case:
     c = Case("duplicate_keys.json", 107,
              "(a) `metadata` twice at the top level, (b) `operation` twice inside metadata, "
              "(c) column `id` twice in data (table already seen in the batch, and a new table), "
-             "(d) columns `cdc_op` and `src_cdc_op` (the first is renamed to the second), "
+             "(d) columns `cdc_op` and `src_cdc_op` (VALID: written as `src_cdc_op` and `src_cdc_op_<hash>`), "
              "(e) `data` twice, and (f) an unknown metadata key twice (VALID: ignored).")
     task = ms.Task("bad-dup", fmt=UNFORMATTED, lsn=0x4_07000000)
 
@@ -307,9 +307,9 @@ def make_duplicate_keys() -> Case:
     m = simple_row(t, "public", "dup_fresh", 1, "x")
     c.add("bad_row", payload=splice(m, b'{"id":1,', b'{"id":1,"id":2,'),
           pk="public.dup_fresh", built=m.built)
-    # (d) a source column named like a lineage column, next to its renamed form.
+    # (d) a source column named like a lineage column, next to its renamed form: both kept.
     t = task.txn(48400706, "2025-11-07T09:06:05.000000")
-    c.add("bad_row", t.insert("public", "lineage_clash",
+    c.add("I", t.insert("public", "lineage_clash",
                               {"id": 1, "cdc_op": "x", "src_cdc_op": "y"}))
     # (e) top-level "data" twice.
     t = task.txn(48400707, "2025-11-07T09:06:06.000000")
@@ -883,8 +883,8 @@ wrote, and fails if the two disagree.
   column is a valid NaN; `1e999` is valid JSON but overflows a double: `bad_value`.
 - Duplicate top-level keys (`metadata`, `data`, `control`, before-image) and duplicate known
   metadata fields are `not_json`; a duplicate unknown metadata key is ignored. A duplicate
-  column in `data` is `bad_row`, and so is a column named like a lineage column (`cdc_op`) next
-  to its renamed form (`src_cdc_op`).
+  column in `data` is `bad_row`. A column named like a lineage column (`cdc_op`) next to its
+  renamed form (`src_cdc_op`) is a valid row: the second gets a hash suffix (README, names).
 - Wrong metadata types (record-type 5, operation {{}}, transaction-id 1.5 or beyond i64,
   schema-name []) are `not_json`.
 - A missing record-type is `unknown_record_type`; an unknown data or control operation is

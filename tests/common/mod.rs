@@ -123,6 +123,7 @@ pub fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a dyn Array {
         .as_ref()
 }
 pub mod s3;
+pub mod streams;
 
 /// A small seeded generator (64-bit LCG), so schedules and workloads replay exactly.
 pub struct Lcg(pub u64);

@@ -1,4 +1,5 @@
-"""Runs the generated Athena views on a cdc-sink lake with DuckDB and prints what they return.
+"""Runs the generated Athena views (`_changes`, `_current_history`) on a cdc-sink lake with
+DuckDB and prints what they return (tests/py/iceberg_oracle.py runs the state-table `_current`).
 
 The external table is emulated with read_parquet over the table's folder (Hive partitions,
 partition values as strings, columns by name as Athena reads Parquet); the views are the
@@ -7,41 +8,13 @@ generated Trino SQL, transpiled to DuckDB by sqlglot. Rows are printed in a cano
 
 usage: oracle.py MANIFEST.json   (written by tests/oracle.rs)
 """
-import datetime
-import decimal
 import json
 import sys
 
 import duckdb
 import sqlglot
 
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-
-
-def micros(v):
-    if isinstance(v, str):
-        v = datetime.datetime.fromisoformat(v.replace("Z", "+00:00"))
-    if v.tzinfo is None:
-        v = v.replace(tzinfo=datetime.timezone.utc)
-    return (v - EPOCH) // datetime.timedelta(microseconds=1)
-
-
-def canonical(row):
-    """The generator's columns, whatever type the registry gave them (declared or inferred)."""
-    price = row["price"]
-    price = format(decimal.Decimal(str(price)).quantize(decimal.Decimal("0.01")), "f")
-    active = row["active"]
-    if isinstance(active, str):
-        active = active in ("t", "true")
-    return {
-        "id": int(row["id"]),
-        "qty": int(row["qty"]),
-        "price": price,
-        "name": row["name"],
-        "active": bool(active),
-        "updated_at": micros(row["updated_at"]),
-        "note": row.get("note"),
-    }
+from canonical import canonical
 
 
 def main(manifest_path):
@@ -61,7 +34,7 @@ def main(manifest_path):
         changes = con.execute(
             f'SELECT count(*), count(DISTINCT (cdc_shard, cdc_seq)) FROM "{db}"."{t["athena_table"]}_changes"'
         ).fetchone()
-        cur = con.execute(f'SELECT * FROM "{db}"."{t["athena_table"]}_current"')
+        cur = con.execute(f'SELECT * FROM "{db}"."{t["athena_table"]}_current_history"')
         cols = [d[0] for d in cur.description]
         rows = sorted((canonical(dict(zip(cols, r))) for r in cur.fetchall()), key=lambda r: r["id"])
         out[t["key"]] = {"changes": changes[0], "distinct_changes": changes[1], "current": rows}

@@ -1,5 +1,5 @@
-"""Parses SQL with sqlglot: the DDL script with the athena dialect (Hive DDL), each view with
-the trino dialect. Exits non-zero with the error on the first statement that does not parse.
+"""Parses SQL with sqlglot: the DDL script's tables with the athena dialect (Hive DDL), its
+views and each view of VIEWS.json with the trino dialect. Exits non-zero with the error on the first statement that does not parse.
 
 usage: parse_sql.py SCRIPT.sql VIEWS.json
 """
@@ -12,7 +12,15 @@ from sqlglot.errors import ParseError
 
 def main(script_path, views_path):
     script = open(script_path).read()
-    statements = [s for s in sqlglot.parse(script, read="athena", error_level=sqlglot.ErrorLevel.RAISE) if s]
+    # Statement by statement: Hive DDL (tables, database) with the athena dialect, the rest
+    # (views) with trino, as Athena itself routes them.
+    statements = []
+    for chunk in script.split(";\n"):
+        body = "\n".join(line for line in chunk.splitlines() if not line.startswith("--")).strip()
+        if not body:
+            continue
+        dialect = "athena" if body.startswith(("CREATE EXTERNAL TABLE", "CREATE TABLE", "CREATE DATABASE")) else "trino"
+        statements.append(sqlglot.parse_one(body, read=dialect, error_level=sqlglot.ErrorLevel.RAISE))
     views = json.load(open(views_path))
     for v in views:
         tree = sqlglot.parse_one(v, read="trino", error_level=sqlglot.ErrorLevel.RAISE)
