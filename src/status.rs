@@ -459,8 +459,8 @@ fn schema_status(r: &Registered, location: &str) -> SchemaStatus {
     SchemaStatus {
         resolve: (!r.pending.is_empty()).then(|| {
             format!(
-                "cdc-sink schema set {table} --file OVERRIDE.json --out {location} \
-                 (the declared types as an override: see `cdc-sink schema set --help`)"
+                "cdc-sink schema set {table} --accept-pending --out {location} \
+                 (files already written keep their old types: replay the events again to rewrite them)"
             )
         }),
         table,
