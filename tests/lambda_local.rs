@@ -116,8 +116,15 @@ async fn cargo_lambda_watch_and_invoke_write_the_expected_objects() {
     assert_eq!(parsed, serde_json::json!({"batchItemFailures": []}));
 
     // A document that is not a Kinesis event fails the invocation with a plain message in the
-    // function's JSON log (lambda_runtime logs a handler error with `{:?}`).
-    let response = invoke_with(port, "test-input/bad/not_kinesis.json");
+    // function's JSON log (lambda_runtime logs a handler error with `{:?}`). (An SQS event is
+    // not such a document: the same function recovers failure records from the SQS queue.)
+    let other = logs.path().join("s3_notification.json");
+    std::fs::write(
+        &other,
+        r#"{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put"}]}"#,
+    )
+    .unwrap();
+    let response = invoke_with(port, other.to_str().unwrap());
     assert!(response.contains("cdc-sink.NotKinesisEvent"), "{response}");
     let log = std::fs::read_to_string(logs.path().join("watch.log")).unwrap_or_default();
     let line = log
