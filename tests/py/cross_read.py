@@ -145,7 +145,7 @@ def main(manifest_path, engine_name):
                 cols, rows = engine.query(f"SELECT * FROM {name}_changes")
                 r["changes"] = rows_of(cols, rows)
                 if not t["current_view"].startswith("--"):
-                    cols, rows = engine.query(f"SELECT * FROM {name}_current")
+                    cols, rows = engine.query(f"SELECT * FROM {name}_current_history")
                     r["current"] = rows_of(cols, rows)
                     if t.get("truth"):
                         canon = [canonical(dict(zip(cols, row))) for row in rows]
