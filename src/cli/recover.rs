@@ -68,18 +68,14 @@ pub async fn run(args: RecoverArgs) -> Result<(), String> {
         None => None,
     };
     let (sink, prefix) = open_sink(&args.out).await?;
-    // The lake's layout first: flags that would write another layout stop before anything.
-    if args.dry_run {
-        if let Some(lake) = crate::layout::read(&sink, &prefix)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            crate::layout::check(&lake, &crate::layout::Layout::of(&cfg), &args.out)
-                .map_err(|e| e.to_string())?;
-        }
-    } else {
-        crate::layout::ensure(&sink, &prefix, &cfg, &args.out)
-            .await
+    // The lake's layout first: flags that would write another layout stop before anything. A
+    // lake that has no layout document yet gets one only once something was recovered, so a
+    // refused range leaves nothing behind.
+    let lake_layout = crate::layout::read(&sink, &prefix)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(lake) = &lake_layout {
+        crate::layout::check(lake, &crate::layout::Layout::of(&cfg), &args.out)
             .map_err(|e| e.to_string())?;
     }
     let mut recoverer = Recoverer::new(&sink, &cfg, &prefix, args.dry_run);
@@ -123,6 +119,11 @@ pub async fn run(args: RecoverArgs) -> Result<(), String> {
     } else {
         return Err("give --queue-url, --file or --from".into());
     };
+    if lake_layout.is_none() && !args.dry_run && summary.recovered > 0 {
+        crate::layout::ensure(&sink, &prefix, &cfg, &args.out)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     println!(
         "recover{}: {summary}",
         if args.dry_run { " (dry run)" } else { "" }
