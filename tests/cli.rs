@@ -5,30 +5,6 @@ mod common;
 
 use cdc_sink::change::Counts;
 use common::*;
-use std::process::Command;
-
-fn cdc_sink() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cdc-sink"));
-    for v in [
-        "CDC_FORMAT",
-        "CDC_COMPRESSION",
-        "CDC_PARTITION",
-        "CDC_PARTITION_TIME",
-        "CDC_BEFORE_IMAGE_KEY",
-    ] {
-        c.env_remove(v);
-    }
-    c
-}
-
-fn run(c: &mut Command) -> (bool, String, String) {
-    let out = c.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn replay_writes_every_sample_and_prints_a_summary_per_event() {

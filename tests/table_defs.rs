@@ -18,7 +18,6 @@ use common::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -254,29 +253,6 @@ async fn past_the_bound_types_are_inferred_and_counted() {
     assert_eq!(inv.inferred_without_declaration, 1);
 }
 
-fn cdc_sink() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cdc-sink"));
-    for v in [
-        "CDC_FORMAT",
-        "CDC_COMPRESSION",
-        "CDC_PARTITION",
-        "CDC_PARTITION_TIME",
-        "CDC_AWAIT_TABLE_DEF_SECS",
-    ] {
-        c.env_remove(v);
-    }
-    c
-}
-
-fn output(c: &mut Command) -> (bool, String, String) {
-    let out = c.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// The README's generator demo: replay defers the events whose tables are not declared yet,
 /// so it ends with the declared types and no conflict.
 #[test]
@@ -284,33 +260,29 @@ fn replay_of_the_generator_demo_ends_with_declared_types() {
     let sim = tempfile::tempdir().unwrap();
     let s = sim.path().join("S");
     let lake = sim.path().join("L");
-    let (ok, _, err) = output(
-        cdc_sink()
-            .args([
-                "generate",
-                "--seed",
-                "7",
-                "--tables",
-                "3",
-                "--transactions",
-                "200",
-                "--out",
-            ])
-            .arg(&s),
-    );
+    let (ok, _, err) = run(cdc_sink()
+        .args([
+            "generate",
+            "--seed",
+            "7",
+            "--tables",
+            "3",
+            "--transactions",
+            "200",
+            "--out",
+        ])
+        .arg(&s));
     assert!(ok, "{err}");
     let mut events: Vec<_> = std::fs::read_dir(s.join("events"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     events.sort();
-    let (ok, out, err) = output(
-        cdc_sink()
-            .arg("replay")
-            .args(&events)
-            .arg("--out")
-            .arg(&lake),
-    );
+    let (ok, out, err) = run(cdc_sink()
+        .arg("replay")
+        .args(&events)
+        .arg("--out")
+        .arg(&lake));
     assert!(ok, "{err}");
     assert!(err.contains("deferred"), "the race happened: {err}");
     assert!(!err.contains("not applied"), "{err}");
@@ -331,12 +303,10 @@ fn replay_of_the_generator_demo_ends_with_declared_types() {
 fn a_lake_refuses_a_writer_with_another_layout() {
     let dir = tempfile::tempdir().unwrap();
     let input = root().join("test-input/full_load.json");
-    let (ok, _, err) = output(
-        cdc_sink()
-            .args(["replay", "--out"])
-            .arg(dir.path())
-            .arg(&input),
-    );
+    let (ok, _, err) = run(cdc_sink()
+        .args(["replay", "--out"])
+        .arg(dir.path())
+        .arg(&input));
     assert!(ok, "{err}");
     let layout: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("_layout.json")).unwrap()).unwrap();
@@ -354,14 +324,12 @@ fn a_lake_refuses_a_writer_with_another_layout() {
         &["--partition", "hour"],
         &["--partition-time", "arrival"],
     ] {
-        let (ok, _, err) = output(
-            cdc_sink()
-                .arg("replay")
-                .args(flags)
-                .arg("--out")
-                .arg(dir.path())
-                .arg(&other),
-        );
+        let (ok, _, err) = run(cdc_sink()
+            .arg("replay")
+            .args(flags)
+            .arg("--out")
+            .arg(dir.path())
+            .arg(&other));
         assert!(!ok, "{flags:?} must be refused");
         assert!(
             err.contains("format=parquet compression=snappy partition=day partition_time=commit")
@@ -376,25 +344,21 @@ fn a_lake_refuses_a_writer_with_another_layout() {
     }
     // athena ddl reads the layout from the lake: a JSON Lines, hourly lake needs no flags.
     let jsonl = tempfile::tempdir().unwrap();
-    let (ok, _, err) = output(
-        cdc_sink()
-            .args([
-                "replay",
-                "--format",
-                "jsonl",
-                "--partition",
-                "hour",
-                "--out",
-            ])
-            .arg(jsonl.path())
-            .arg(&input),
-    );
+    let (ok, _, err) = run(cdc_sink()
+        .args([
+            "replay",
+            "--format",
+            "jsonl",
+            "--partition",
+            "hour",
+            "--out",
+        ])
+        .arg(jsonl.path())
+        .arg(&input));
     assert!(ok, "{err}");
-    let (ok, ddl, err) = output(
-        cdc_sink()
-            .args(["athena", "ddl", "--location", "s3://b/cdc", "--out"])
-            .arg(jsonl.path()),
-    );
+    let (ok, ddl, err) = run(cdc_sink()
+        .args(["athena", "ddl", "--location", "s3://b/cdc", "--out"])
+        .arg(jsonl.path()));
     assert!(ok, "{err}");
     assert!(
         !ddl.contains("STORED AS PARQUET") && ddl.contains("JsonSerDe"),

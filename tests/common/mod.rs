@@ -255,3 +255,23 @@ pub fn python_json(script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// The `cdc-sink` binary with none of the `CDC_*` variables of the environment it runs in, so a
+/// test sees only the settings it gives.
+pub fn cdc_sink() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_cdc-sink"));
+    for v in cdc_sink::config::env::ALL {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// Runs a command: (succeeded, stdout, stderr).
+pub fn run(c: &mut std::process::Command) -> (bool, String, String) {
+    let out = c.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
