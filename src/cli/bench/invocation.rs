@@ -42,7 +42,7 @@ impl Measured {
 }
 
 /// Stops the server when the measurement ends, however it ends.
-struct Server(Child);
+pub(super) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -51,7 +51,8 @@ impl Drop for Server {
     }
 }
 
-fn start_server(dir: &Path) -> Result<(Server, String), String> {
+/// An s3s-fs server on a free 127.0.0.1 port, stopped on drop, and its endpoint.
+pub(super) fn start_server(dir: &Path) -> Result<(Server, String), String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
