@@ -4,32 +4,19 @@
 //!
 //! The same pipeline runs in the Lambda (`cdc-sink-lambda`) and the CLI (`cdc-sink replay`):
 //! [`pipeline::build_batch`] turns one Lambda Kinesis event into encoded objects without I/O,
-//! and [`pipeline::write_batch`] puts them to an [`sink::ObjectSink`] (a local directory or S3).
+//! and [`pipeline::write_batch`] puts them to a store (a local directory or S3).
 
 pub mod athena;
-pub mod bench;
-pub mod change;
-pub mod cli;
-pub mod columns;
 pub mod config;
-pub mod dms;
-pub mod encode;
-pub mod fuzzing;
-pub mod generate;
-pub mod handler;
-pub mod kinesis;
-pub mod layout;
-pub mod metrics;
-pub mod parallel;
-pub mod partition;
+pub mod decode;
+pub mod format;
+pub mod ingest;
+pub mod lake;
+pub mod model;
 pub mod pipeline;
-pub mod quarantine;
-pub mod recover;
-pub mod redrive;
-pub mod replay;
+pub mod repair;
 pub mod schema;
+pub mod sim;
 pub mod sink;
 pub mod source;
 pub mod status;
-pub mod time;
-pub mod value;

@@ -6,8 +6,8 @@
 //! Each table folder is listed on its own, several at once: the listing of a lake costs one
 //! request per 1,000 objects, spread over the tables.
 
-use crate::change::TableId;
-use crate::partition::{escape_segment, schema_segment};
+use crate::lake::keys::{escape_segment, schema_segment};
+use crate::model::change::TableId;
 use crate::schema::registry::Registered;
 use crate::schema::store::SchemaStore;
 use crate::sink::local::is_temp_file_name;
@@ -591,7 +591,7 @@ fn count_rows(key: &str, bytes: Vec<u8>, rows: &mut Rows) -> Result<(), String> 
             let t = v
                 .get("cdc_commit_ts")
                 .and_then(|t| t.as_str())
-                .and_then(crate::time::parse_timestamp)
+                .and_then(crate::model::time::parse_timestamp)
                 .map(|m| m.micros);
             add_row(rows, op, t);
         }
@@ -614,7 +614,7 @@ fn when(ms: Option<i64>, now_ms: i64) -> String {
     match ms {
         Some(t) => format!(
             "{} ({})",
-            crate::time::format_timestamp(t * 1000)
+            crate::model::time::format_timestamp(t * 1000)
                 .get(..16)
                 .unwrap_or_default()
                 .replace('T', " "),
@@ -626,7 +626,7 @@ fn when(ms: Option<i64>, now_ms: i64) -> String {
 
 /// The terminal form: aligned sections, empty ones said in a word.
 pub fn render(s: &Status) -> String {
-    use crate::replay::human_bytes;
+    use crate::ingest::replay::human_bytes;
     use std::fmt::Write;
     let mut out = String::new();
     let l = &s.layout;

@@ -5,9 +5,9 @@
 mod common;
 
 use cdc_sink::config::Config;
-use cdc_sink::generate::{generate, GenOptions};
+use cdc_sink::ingest::registry::SchemaRegistry;
 use cdc_sink::pipeline::write_batch;
-use cdc_sink::schema::sync::SchemaRegistry;
+use cdc_sink::sim::generate::{generate, GenOptions};
 use cdc_sink::sink::local::LocalDir;
 use common::*;
 use serde_json::Value;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use cdc_sink::change::Counts;
+use cdc_sink::model::change::Counts;
 use common::*;
 
 #[test]

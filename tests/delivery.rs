@@ -9,9 +9,9 @@ mod common;
 
 use bytes::Bytes;
 use cdc_sink::config::Config;
-use cdc_sink::generate::{generate, GenOptions};
-use cdc_sink::handler::Handler;
+use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::schema::store::{MemoryStore, Precondition, PutOutcome, SchemaStore};
+use cdc_sink::sim::generate::{generate, GenOptions};
 use cdc_sink::sink::{ObjectSink, SinkError};
 use common::*;
 use serde_json::{json, Value};

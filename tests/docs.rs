@@ -64,7 +64,7 @@ async fn quick_start_output_in_the_readme_is_what_replay_prints() {
     for (name, b) in names.iter().zip(&batches) {
         let line = format!(
             "test-input/{name}: {}",
-            cdc_sink::replay::describe(&b.counts)
+            cdc_sink::ingest::replay::describe(&b.counts)
         );
         assert!(
             read("README.md").contains(&line),
@@ -103,7 +103,7 @@ fn the_recover_and_redrive_commands_in_the_readme_run_in_ci() {
 /// metrics the function emits (the names of `metrics::emf`).
 #[test]
 fn the_dashboard_shows_the_metrics_the_function_emits() {
-    use cdc_sink::metrics::{emf, Invocation};
+    use cdc_sink::ingest::metrics::{emf, Invocation};
     let template = read("template.yaml");
     let start = template
         .find("DashboardBody: !Sub")

@@ -6,7 +6,7 @@
 mod common;
 
 use cdc_sink::config::Config;
-use cdc_sink::handler::Handler;
+use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::sink::s3::{S3Settings, S3Sink};
 use common::proxy::{FaultPlan, Proxy};
 use common::s3::{self, S3Server};

@@ -4,7 +4,7 @@
 
 mod common;
 
-use cdc_sink::fuzzing::check_event;
+use cdc_sink::sim::fuzzing::check_event;
 use common::*;
 
 #[test]

@@ -8,9 +8,9 @@ mod common;
 
 use cdc_sink::athena::{self, DdlOptions};
 use cdc_sink::config::{Compression, Config, Format, Partitioning};
-use cdc_sink::generate::{generate, GenOptions, Workload};
-use cdc_sink::handler::Handler;
-use cdc_sink::schema::sync::list_registered;
+use cdc_sink::ingest::lambda::Handler;
+use cdc_sink::ingest::registry::list_registered;
+use cdc_sink::sim::generate::{generate, GenOptions, Workload};
 use cdc_sink::sink::local::LocalDir;
 use cdc_sink::sink::s3::{S3Settings, S3Sink};
 use cdc_sink::sink::ObjectSink;

@@ -421,7 +421,7 @@ fn hourly_none_and_arrival_partitioning() {
                 .round() as i64;
             format!(
                 "dt={}",
-                cdc_sink::time::format_date(us.div_euclid(86_400_000_000))
+                cdc_sink::model::time::format_date(us.div_euclid(86_400_000_000))
             )
         })
         .collect();
@@ -498,7 +498,7 @@ fn json_lines_from_the_same_batch() {
             // The Parquet object's values, written in the JSON Lines encodings (README, JSON
             // Lines): timestamps, decimals, binary and NaN have their own forms there.
             let pq_json =
-                cdc_sink::encode::jsonl::encode(&read_parquet(pq.body.to_vec()), Compression::None)
+                cdc_sink::format::jsonl::encode(&read_parquet(pq.body.to_vec()), Compression::None)
                     .unwrap();
             let pq_rows: Vec<serde_json::Value> = String::from_utf8(pq_json)
                 .unwrap()
@@ -586,7 +586,7 @@ fn tables_whose_names_run_together_stay_apart() {
 /// are encoded in parallel, with per-table encoders shared across threads.
 #[test]
 fn objects_are_byte_identical_across_runs_and_thread_counts() {
-    let event = cdc_sink::bench::full_event(4, 50, 1.0);
+    let event = cdc_sink::sim::bench::full_event(4, 50, 1.0);
     let formats = [
         (Format::Parquet, Compression::Snappy),
         (Format::Parquet, Compression::Zstd),

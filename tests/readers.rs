@@ -9,10 +9,10 @@ mod common;
 use base64::Engine;
 use cdc_sink::athena::{self, DdlOptions};
 use cdc_sink::config::{Compression, Config, Format, Partitioning};
-use cdc_sink::generate::{generate, GenOptions};
+use cdc_sink::ingest::registry::{list_registered, SchemaRegistry};
 use cdc_sink::pipeline::write_batch;
 use cdc_sink::schema::registry::Registered;
-use cdc_sink::schema::sync::{list_registered, SchemaRegistry};
+use cdc_sink::sim::generate::{generate, GenOptions};
 use cdc_sink::sink::local::LocalDir;
 use common::*;
 use serde_json::{json, Value};
@@ -401,7 +401,7 @@ fn typed_columns(d: &Registered) -> Vec<(String, String)> {
         .iter()
         .map(|c| (c.name.clone(), c.ty.clone()))
         .chain(
-            cdc_sink::columns::LINEAGE
+            cdc_sink::pipeline::columns::LINEAGE
                 .iter()
                 .map(|(n, t)| (n.to_string(), t.athena())),
         )
@@ -427,8 +427,8 @@ async fn json_lines_lake_reads_with_the_parquet_lakes_typed_values() {
     let tables: Vec<Value> = docs
         .values()
         .map(|d| {
-            let rel = Path::new(&cdc_sink::partition::schema_segment(&d.schema))
-                .join(cdc_sink::partition::escape_segment(&d.table));
+            let rel = Path::new(&cdc_sink::lake::keys::schema_segment(&d.schema))
+                .join(cdc_sink::lake::keys::escape_segment(&d.table));
             json!({"key": format!("{}.{}", d.schema, d.table), "parquet": pq.path().join(&rel),
                    "jsonl": js.path().join(&rel), "columns": typed_columns(d)})
         })
@@ -538,8 +538,8 @@ async fn spark_reads_every_lake_like_duckdb_and_the_truth() {
             .iter()
             .map(|t| {
                 json!({"key": format!("{}.{}", t.schema, t.table), "athena_table": t.athena_table,
-                   "path": dir.join(cdc_sink::partition::schema_segment(&t.schema))
-                        .join(cdc_sink::partition::escape_segment(&t.table)),
+                   "path": dir.join(cdc_sink::lake::keys::schema_segment(&t.schema))
+                        .join(cdc_sink::lake::keys::escape_segment(&t.table)),
                    "changes_view": t.changes_view,
                    // The state-table `_current` needs Iceberg (proven by tests/iceberg_oracle.rs);
                    // the other engines run the same logic over the whole history.

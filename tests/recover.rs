@@ -6,7 +6,7 @@
 mod common;
 
 use cdc_sink::config::Config;
-use cdc_sink::handler::Handler;
+use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::sink::s3::{S3Settings, S3Sink};
 use common::proxy::{FaultPlan, Proxy};
 use common::s3::{self, S3Server};
@@ -598,12 +598,12 @@ async fn the_recovery_function_reports_only_the_messages_it_could_not_recover() 
          "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
          "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:failed", "awsRegion": "us-east-1"}]});
     let bytes = serde_json::to_vec(&sqs_event).unwrap();
-    let msgs = cdc_sink::recover::lambda::sqs_messages(&bytes).expect("an SQS event");
-    assert!(cdc_sink::recover::lambda::sqs_messages(&events[0]).is_none());
+    let msgs = cdc_sink::repair::recover::lambda::sqs_messages(&bytes).expect("an SQS event");
+    assert!(cdc_sink::repair::recover::lambda::sqs_messages(&events[0]).is_none());
     let cfg = Config::default();
-    let r =
-        cdc_sink::recover::Recoverer::new(&h.sink, &cfg, "cdc", false).with_kinesis(env.k.clone());
-    let (resp, summary) = cdc_sink::recover::lambda::handle_sqs(&r, &msgs).await;
+    let r = cdc_sink::repair::recover::Recoverer::new(&h.sink, &cfg, "cdc", false)
+        .with_kinesis(env.k.clone());
+    let (resp, summary) = cdc_sink::repair::recover::lambda::handle_sqs(&r, &msgs).await;
     assert_eq!(
         resp,
         json!({"batchItemFailures": [{"itemIdentifier": "m-forged"}]})

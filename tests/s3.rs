@@ -5,7 +5,7 @@
 mod common;
 
 use cdc_sink::config::Config;
-use cdc_sink::handler::Handler;
+use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::sink::local::LocalDir;
 use cdc_sink::sink::s3::{S3Settings, S3Sink};
 use cdc_sink::sink::ObjectSink;

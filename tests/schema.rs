@@ -5,12 +5,12 @@
 mod common;
 
 use arrow::datatypes::{DataType, TimeUnit};
-use cdc_sink::change::TableId;
 use cdc_sink::config::Config;
+use cdc_sink::ingest::registry::SchemaRegistry;
+use cdc_sink::model::change::TableId;
 use cdc_sink::pipeline::ObjectKind;
 use cdc_sink::schema::registry::{evolve, key, Registered};
 use cdc_sink::schema::store::SchemaStore;
-use cdc_sink::schema::sync::SchemaRegistry;
 use cdc_sink::schema::{Column, ColumnType, TableSchema, TypeSource};
 use cdc_sink::sink::s3::{S3Settings, S3Sink};
 use common::s3::{self, S3Server};

@@ -9,10 +9,10 @@ mod common;
 
 use base64::Engine;
 use cdc_sink::config::Config;
-use cdc_sink::generate::{generate, GenOptions, Workload};
-use cdc_sink::handler::Handler;
+use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::schema::registry::Registered;
 use cdc_sink::schema::TypeSource;
+use cdc_sink::sim::generate::{generate, GenOptions, Workload};
 use cdc_sink::sink::local::LocalDir;
 use common::*;
 use serde_json::{json, Value};

@@ -1,5 +1,5 @@
 //! Candidate crates for the hot path, measured on the benchmark's own 6 MB event
-//! (`cdc_sink::bench::full_event`, json-unformatted, 4 tables). Each line is the median of the
+//! (`cdc_sink::sim::bench::full_event`, json-unformatted, 4 tables). Each line is the median of the
 //! timed runs, per event and per record. The results and the choices made from them are in
 //! BENCHMARKS.md.
 //!
@@ -7,7 +7,7 @@
 //! `RUSTFLAGS="-C target-cpu=x86-64-v3"` to let sonic-rs and simd-json use AVX2 at compile time
 //! (they do not detect it at run time).
 
-use cdc_sink::value::Text;
+use cdc_sink::decode::value::Text;
 use serde::de::{self, MapAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
@@ -102,7 +102,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Bytes<'a> {
 #[derive(Deserialize)]
 struct Message<'a, V> {
     #[serde(borrow)]
-    metadata: cdc_sink::dms::Metadata<'a>,
+    metadata: cdc_sink::decode::dms::Metadata<'a>,
     #[serde(borrow)]
     data: Option<Fields<'a, V>>,
 }
@@ -111,7 +111,7 @@ struct Message<'a, V> {
 #[derive(Deserialize)]
 struct TwoPass<'a> {
     #[serde(borrow)]
-    metadata: cdc_sink::dms::Metadata<'a>,
+    metadata: cdc_sink::decode::dms::Metadata<'a>,
     #[serde(borrow)]
     data: Option<&'a serde_json::value::RawValue>,
 }
@@ -163,7 +163,7 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(31);
-    let event = cdc_sink::bench::full_event(1, 4, 1.0);
+    let event = cdc_sink::sim::bench::full_event(1, 4, 1.0);
     let doc: EventDoc<Text> = serde_json::from_slice(&event).expect("the generated event parses");
     let n = doc.records.len();
     let expected = checksum(&doc);
@@ -325,7 +325,7 @@ fn main() {
             let t = fields_total(&|m| {
                 let msg: TwoPass = serde_json::from_slice(m).unwrap();
                 msg.data
-                    .map_or(0, |d| cdc_sink::dms::row_fields(d).unwrap().len())
+                    .map_or(0, |d| cdc_sink::decode::dms::row_fields(d).unwrap().len())
                     + msg.metadata.operation.is_some() as usize
             });
             assert_eq!(t, expected_fields);
@@ -333,16 +333,16 @@ fn main() {
         }),
         n,
     );
-    let mut spare: Vec<cdc_sink::dms::Field<'static>> = Vec::new();
+    let mut spare: Vec<cdc_sink::decode::dms::Field<'static>> = Vec::new();
     report(
         "DMS message: cdc-sink's dms::parse_message (serde_json, one pass, reused field vector)",
         median(iterations, || {
             let mut t = 0;
             for m in &messages {
-                let mut fields = cdc_sink::dms::recycle(std::mem::take(&mut spare));
-                let msg = cdc_sink::dms::parse_message(m, "before-image", &mut fields).unwrap();
+                let mut fields = cdc_sink::decode::dms::recycle(std::mem::take(&mut spare));
+                let msg = cdc_sink::decode::dms::parse_message(m, "before-image", &mut fields).unwrap();
                 t += fields.len() + msg.metadata.operation.is_some() as usize;
-                spare = cdc_sink::dms::recycle(fields);
+                spare = cdc_sink::decode::dms::recycle(fields);
             }
             assert_eq!(t, expected_fields);
             t

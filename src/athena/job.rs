@@ -5,8 +5,8 @@
 use super::runner::{self, ObjectReport, Runner, RunnerSettings, SyncPlan};
 use super::{ddl_with_tail, DdlOptions, Window, DEFAULT_TAIL_DAYS};
 use crate::config::{env, Config};
-use crate::partition::normalise_prefix;
-use crate::schema::sync::list_registered;
+use crate::ingest::registry::list_registered;
+use crate::lake::keys::normalise_prefix;
 use crate::sink::s3::{S3Settings, S3Sink};
 use serde::Deserialize;
 
@@ -101,7 +101,7 @@ impl JobSettings {
 pub fn plan(s: &JobSettings, action: Action, today: i64) -> SyncPlan {
     match action {
         Action::Merge => SyncPlan {
-            merge: Some(Window::Since(crate::time::format_date(
+            merge: Some(Window::Since(crate::model::time::format_date(
                 today - s.lookback_days as i64,
             ))),
             purge_days: s.purge_days,
@@ -130,7 +130,7 @@ pub async fn run(
         .map_err(|e| e.to_string())?;
     // The lake's own layout wins over the environment.
     let mut config = s.config.clone();
-    if let Some(layout) = crate::layout::read(sink, &s.prefix)
+    if let Some(layout) = crate::lake::layout::read(sink, &s.prefix)
         .await
         .map_err(|e| e.to_string())?
     {

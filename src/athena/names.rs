@@ -1,7 +1,7 @@
 //! Identifiers, literals and Athena table names: how registry names become SQL text.
 
 use super::DdlOptions;
-use crate::partition::{escape_segment, schema_segment};
+use crate::lake::keys::{escape_segment, schema_segment};
 use crate::schema::registry::Registered;
 use crate::schema::ColumnType;
 

@@ -8,7 +8,7 @@ use super::names::{
 };
 use super::DdlOptions;
 use crate::config::Partitioning;
-use crate::partition::{escape_segment, schema_segment};
+use crate::lake::keys::{escape_segment, schema_segment};
 use crate::schema::registry::Registered;
 use crate::schema::{Column, ColumnType, TableSchema};
 

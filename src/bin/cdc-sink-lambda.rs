@@ -4,11 +4,11 @@
 
 use aws_lambda_events::streams::KinesisEventResponse;
 use cdc_sink::config::{env, non_empty, Config, ConfigError, ConfigErrors};
-use cdc_sink::handler::Handler;
-use cdc_sink::metrics;
-use cdc_sink::partition::{normalise_prefix, DEFAULT_PREFIX};
+use cdc_sink::ingest::lambda::Handler;
+use cdc_sink::ingest::metrics;
+use cdc_sink::lake::keys::{normalise_prefix, DEFAULT_PREFIX};
 use cdc_sink::pipeline::PipelineError;
-use cdc_sink::recover::{self, Recoverer};
+use cdc_sink::repair::recover::{self, Recoverer};
 use cdc_sink::sink::s3::{S3Settings, S3Sink};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::value::RawValue;
@@ -42,7 +42,7 @@ async fn init() -> Result<Handler<S3Sink>, String> {
     let handler = Handler::new(config, prefix, sink);
     // A lake laid out differently refuses this function before its first event.
     if let Err(e) = handler.check_layout().await {
-        if matches!(e, cdc_sink::layout::LayoutError::Mismatch { .. }) {
+        if matches!(e, cdc_sink::lake::layout::LayoutError::Mismatch { .. }) {
             return Err(e.to_string());
         }
         tracing::warn!(error = %e, "could not read the lake's layout document; it is checked again before the first write");

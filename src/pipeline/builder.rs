@@ -2,17 +2,20 @@
 //! their (table, partition) group, with control and quarantine entries collected aside.
 
 use super::MAX_NAME_BYTES;
-use crate::change::{is_dms_internal, Counts, Op, TableId, CONTROL_OPERATIONS};
-use crate::columns::{column_name, same_column_name, ColBuilder, Lineage, LineageBuilders};
 use crate::config::Config;
-use crate::dms::{self, DmsMessage};
-use crate::kinesis::{self, RawRecord};
-use crate::partition::{self, Partition};
-use crate::quarantine::{ControlEntry, Origin, QuarantineEntry, Reason};
-use crate::schema::tabledef::{self, TableDef};
-use crate::schema::{infer_type, ColumnType, SchemaSource, TableSchema, TypeSource};
-use crate::time;
-use crate::value::{convert, decimal_text, minify_json, Cell, Json, Warning};
+use crate::decode::dms::{self, DmsMessage};
+use crate::decode::kinesis::{self, RawRecord};
+use crate::decode::tabledef::{self, TableDef};
+use crate::decode::value::infer_type;
+use crate::decode::value::{convert, decimal_text, minify_json, Cell, Json, Warning};
+use crate::lake::keys::{self, Partition};
+use crate::model::change::{is_dms_internal, Counts, Op, TableId, CONTROL_OPERATIONS};
+use crate::model::time;
+use crate::pipeline::columns::{
+    column_name, same_column_name, ColBuilder, Lineage, LineageBuilders,
+};
+use crate::pipeline::quarantine::{ControlEntry, Origin, QuarantineEntry, Reason};
+use crate::schema::{ColumnType, SchemaSource, TableSchema, TypeSource};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -36,7 +39,7 @@ fn check_table_name(schema: &str, table: &str) -> Result<(), Reason> {
             "schema-name {schema:?}, table-name {table:?}: both must be non-empty"
         )));
     }
-    let too_long = |n: &str| partition::escape_segment(n).len() > MAX_NAME_BYTES;
+    let too_long = |n: &str| keys::escape_segment(n).len() > MAX_NAME_BYTES;
     if too_long(schema) || too_long(table) {
         return Err(Reason::BadTableName(format!(
             "a name is longer than {MAX_NAME_BYTES} bytes once escaped for object keys"

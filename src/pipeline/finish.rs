@@ -3,13 +3,13 @@
 
 use super::builder::{BatchBuilder, Group, TableState};
 use super::{Batch, EncodedObject, ObjectKind, PipelineError};
-use crate::change::TableId;
-use crate::columns::lineage_fields;
 use crate::config::Config;
-use crate::encode::{EncodeError, TableEncoder};
-use crate::parallel;
-use crate::partition::{self, Partition};
-use crate::quarantine;
+use crate::format::{EncodeError, TableEncoder};
+use crate::lake::keys::{self, Partition};
+use crate::model::change::TableId;
+use crate::pipeline::columns::lineage_fields;
+use crate::pipeline::parallel;
+use crate::pipeline::quarantine;
 use crate::schema::{Column, ColumnType, SchemaSource, TableSchema};
 use arrow::array::{new_null_array, ArrayRef};
 use arrow::datatypes::{Field, Schema, SchemaRef};
@@ -214,7 +214,7 @@ fn encode_rows(
     let body = encoder.encode(&batch)?;
     drop(batch);
     Ok(EncodedObject {
-        key: partition::data_key(
+        key: keys::data_key(
             prefix,
             &plan.id,
             &g.part,
@@ -249,7 +249,7 @@ fn log_objects<T: serde::Serialize>(
         let ident = entries.iter().map(&origin).find(|(sh, seq)| {
             !sh.is_empty()
                 && !seq.is_empty()
-                && seq.len() <= crate::change::SEQ_WIDTH
+                && seq.len() <= crate::model::change::SEQ_WIDTH
                 && seq.bytes().all(|b| b.is_ascii_digit())
         });
         let (shard, seq) = match ident {
@@ -257,8 +257,8 @@ fn log_objects<T: serde::Serialize>(
             None => ("unknown-shard", fallback_seq),
         };
         let key = match kind {
-            ObjectKind::Control => partition::control_key(prefix, &part, shard, seq),
-            _ => partition::quarantine_key(prefix, &part, shard, seq),
+            ObjectKind::Control => keys::control_key(prefix, &part, shard, seq),
+            _ => keys::quarantine_key(prefix, &part, shard, seq),
         };
         objects.push(EncodedObject {
             key,

@@ -6,15 +6,11 @@
 
 pub mod registry;
 pub mod store;
-pub mod sync;
-pub mod tabledef;
-pub mod types;
 
-use crate::value::Json;
+pub use crate::model::types::ColumnType;
 use std::sync::Arc;
-pub use types::ColumnType;
 
-use crate::change::TableId;
+use crate::model::change::TableId;
 
 /// Where a column's type came from, most trusted first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -62,7 +58,7 @@ pub struct Column {
     pub source: TypeSource,
     /// The source's own name (the DMS field name), when the column is written under another
     /// name: a clash with a lineage or partition column, or with another column's name in
-    /// another case (see [`crate::columns::column_name`]).
+    /// another case (see [`crate::pipeline::columns::column_name`]).
     pub renamed_from: Option<String>,
 }
 
@@ -106,18 +102,5 @@ pub struct InferOnly;
 impl SchemaSource for InferOnly {
     fn lookup(&self, _table: &TableId) -> Option<Arc<TableSchema>> {
         None
-    }
-}
-
-/// The type inferred for an undeclared column from its first non-null value, or `None` for
-/// JSON null (the column's type stays open until a value arrives).
-pub fn infer_type(value: &Json<'_>) -> Option<ColumnType> {
-    match value {
-        Json::Null => None,
-        Json::Bool(_) => Some(ColumnType::Boolean),
-        // Double holds every integer up to 2^53 exactly and everything DMS sends as a float;
-        // bigint would break on the first fraction, and Athena cannot read bigint files as double.
-        Json::Number(_) => Some(ColumnType::Float64),
-        Json::Str(_) | Json::Nested(_) => Some(ColumnType::String),
     }
 }

@@ -6,9 +6,9 @@
 //! recorded under `pending` and reported; `cdc-sink schema set` applies it on purpose.
 
 use super::{Column, ColumnType, TableSchema, TypeSource};
-use crate::change::TableId;
-use crate::columns::{column_name, same_column_name};
-use crate::partition::escape_segment;
+use crate::lake::keys::escape_segment;
+use crate::model::change::TableId;
+use crate::pipeline::columns::{column_name, same_column_name};
 use serde::{Deserialize, Serialize};
 
 /// History entries kept in the document.
@@ -23,7 +23,7 @@ pub struct RegisteredColumn {
     pub nullable: bool,
     pub source: TypeSource,
     /// The DMS field name when the column is written under another name (see
-    /// [`crate::columns::column_name`]).
+    /// [`crate::pipeline::columns::column_name`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
 }
@@ -35,7 +35,7 @@ impl RegisteredColumn {
         match &self.renamed_from {
             Some(n) => n,
             None => match self.name.strip_prefix("src_") {
-                Some(orig) if crate::columns::is_reserved_name(orig) => orig,
+                Some(orig) if crate::pipeline::columns::is_reserved_name(orig) => orig,
                 _ => &self.name,
             },
         }

@@ -24,7 +24,7 @@ impl LocalDir {
     }
 
     /// The file of a key; refuses keys that could leave the root (defence in depth: keys are
-    /// already escaped by [`crate::partition`]).
+    /// already escaped by [`crate::lake::keys`]).
     pub fn path_of(&self, key: &str) -> Result<PathBuf, SinkError> {
         if key.starts_with('/')
             || key

@@ -3,10 +3,10 @@
 
 pub mod postgres;
 
-use crate::change::TableId;
+use crate::ingest::registry::{RegistryError, SchemaRegistry};
+use crate::model::change::TableId;
 use crate::schema::registry::{evolve, Registered};
 use crate::schema::store::SchemaStore;
-use crate::schema::sync::{RegistryError, SchemaRegistry};
 use crate::schema::TableSchema;
 
 /// One table as the source catalog declares it.

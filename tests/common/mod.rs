@@ -2,8 +2,8 @@
 #![allow(dead_code)]
 
 use arrow::array::{Array, RecordBatch};
-use cdc_sink::change::Counts;
 use cdc_sink::config::Config;
+use cdc_sink::model::change::Counts;
 use cdc_sink::pipeline::{build_batch, write_batch, Batch};
 use cdc_sink::schema::InferOnly;
 use cdc_sink::sink::ObjectSink;
@@ -181,8 +181,8 @@ pub fn dms_create_table(
 /// does: the reference output for comparisons with the Lambda and S3 paths.
 pub async fn replay_registered(dir: &Path, events: &[Vec<u8>]) -> Vec<Batch> {
     let sink = cdc_sink::sink::local::LocalDir::new(dir);
-    let reg = cdc_sink::schema::sync::SchemaRegistry::new("", std::time::Duration::ZERO);
-    cdc_sink::layout::ensure(&sink, "", &Config::default(), "reference")
+    let reg = cdc_sink::ingest::registry::SchemaRegistry::new("", std::time::Duration::ZERO);
+    cdc_sink::lake::layout::ensure(&sink, "", &Config::default(), "reference")
         .await
         .unwrap();
     let mut out = Vec::new();

@@ -250,7 +250,7 @@ pub fn lambda_event(stream_arn: &str, recs: &[Rec]) -> Vec<u8> {
 
 /// The failure record the event source mapping sends to SQS for a discarded batch.
 pub fn failure_record(stream_arn: &str, recs: &[Rec]) -> serde_json::Value {
-    let iso = |ms: i64| cdc_sink::time::format_timestamp(ms * 1000);
+    let iso = |ms: i64| cdc_sink::model::time::format_timestamp(ms * 1000);
     serde_json::json!({
         "requestContext": {"requestId": "316aa6d0-8154-xmpl-9af7-85d5f4a6bc81",
             "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:cdc-sink",

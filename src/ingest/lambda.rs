@@ -1,0 +1,220 @@
+//! The Lambda's work for one invocation, independent of the runtime so tests can drive it:
+//! event bytes in, the Kinesis partial batch response out.
+//!
+//! Failure semantics: a record that cannot be used is quarantined and the batch succeeds. When a
+//! write fails after the SDK's retries (data or schema registry), the response names the batch's
+//! first sequence number; Lambda then retries the whole batch, whose deterministic keys
+//! overwrite what was written.
+//!
+//! Late table definitions: rows of a table with no registered schema wait, inside the
+//! invocation, for another shard's `create-table` to register it (re-reading the registry),
+//! at most `CDC_AWAIT_TABLE_DEF_SECS` after the records' arrival and never into the last
+//! [`WAIT_RESERVE`] of the function's time. Then the types are inferred, as before, and the
+//! log and the metrics say so. Waiting never reports a failure, so it spends none of the event
+//! source mapping's retries.
+
+use crate::config::Config;
+use crate::ingest::metrics::Invocation;
+use crate::ingest::registry::{Built, RegistryError, SchemaRegistry, SchemaReport};
+use crate::lake::layout::{self, LayoutError};
+use crate::pipeline::{write_batch, Batch, PipelineError};
+use crate::schema::store::SchemaStore;
+use crate::sink::ObjectSink;
+use aws_lambda_events::streams::KinesisEventResponse;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Time kept free before the function's deadline: a waiting batch stops waiting when less than
+/// this remains, so that it can still be encoded and written.
+pub const WAIT_RESERVE: Duration = Duration::from_secs(15);
+/// How often a waiting batch re-reads the registry.
+const WAIT_POLL: Duration = Duration::from_millis(500);
+
+/// Everything an invocation needs, built once at cold start.
+pub struct Handler<K> {
+    pub config: Config,
+    /// Key prefix of every object (normalised, may be empty).
+    pub prefix: String,
+    /// Where data objects and registry documents go.
+    pub sink: K,
+    /// Registered table schemas, cached while the Lambda is warm.
+    pub registry: SchemaRegistry,
+    /// Set once the lake's layout document matched this configuration (or was written).
+    layout_checked: AtomicBool,
+}
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+fn first_seq(event: &[u8]) -> String {
+    crate::decode::kinesis::parse_event(event)
+        .ok()
+        .and_then(|r| r.first().and_then(|r| r.seq.as_deref().map(str::to_string)))
+        .unwrap_or_default()
+}
+
+impl<K: ObjectSink + SchemaStore> Handler<K> {
+    pub fn new(config: Config, prefix: String, sink: K) -> Handler<K> {
+        let registry = SchemaRegistry::new(&prefix, config.schema_refresh);
+        Handler {
+            config,
+            prefix,
+            sink,
+            registry,
+            layout_checked: AtomicBool::new(false),
+        }
+    }
+
+    /// Compares this configuration with the lake's recorded layout, if it has one, without
+    /// writing (the Lambda's cold start: a mismatch fails the init with a message to act on).
+    pub async fn check_layout(&self) -> Result<(), LayoutError> {
+        if let Some(lake) = layout::read(&self.sink, &self.prefix).await? {
+            let location = self.sink.location(&self.prefix);
+            layout::check(&lake, &layout::Layout::of(&self.config), &location)?;
+        }
+        Ok(())
+    }
+
+    /// Records the layout at the first write, or checks it against the lake's (once per warm
+    /// handler).
+    async fn ensure_layout(&self) -> Result<(), LayoutError> {
+        if self.layout_checked.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let location = self.sink.location(&self.prefix);
+        layout::ensure(&self.sink, &self.prefix, &self.config, &location).await?;
+        self.layout_checked.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Builds the batch, waiting for the declaration of tables nobody declared yet (see the
+    /// module docs). `deadline_ms`: the invocation's deadline in epoch milliseconds, if known.
+    async fn build_waiting(
+        &self,
+        event: &[u8],
+        deadline_ms: Option<u64>,
+        inv: &mut Invocation,
+    ) -> Result<(Batch, SchemaReport), RegistryError> {
+        let bound = self.config.await_table_def;
+        let started = now_us();
+        let mut waited = false;
+        let outcome = 'build: loop {
+            let infer = bound.is_zero();
+            let (tables, oldest_arrival_us) = match self
+                .registry
+                .build_with(&self.sink, event, &self.config, infer)
+                .await?
+            {
+                Built::Ready(batch, report) => break Some((batch, report)),
+                Built::Undeclared {
+                    tables,
+                    oldest_arrival_us,
+                } => (tables, oldest_arrival_us),
+            };
+            let mut until = oldest_arrival_us.unwrap_or(started) + bound.as_micros() as i64;
+            if let Some(d) = deadline_ms {
+                until = until.min(d as i64 * 1000 - WAIT_RESERVE.as_micros() as i64);
+            }
+            let names: Vec<String> = tables.iter().map(|t| t.to_string()).collect();
+            // Sleep and re-read the registry; rebuild the batch only once a declaration is there.
+            loop {
+                let now = now_us();
+                if now >= until {
+                    tracing::warn!(tables = %names.join(", "), waited_ms = (now - started) / 1000,
+                        "no declared schema arrived within CDC_AWAIT_TABLE_DEF_SECS (or the function's time); inferring types from values. Enable IncludeControlDetails on the DMS endpoint or run `cdc-sink schema import`");
+                    inv.inferred_without_declaration = tables.len() as u64;
+                    break 'build None;
+                }
+                if !waited {
+                    tracing::info!(tables = %names.join(", "), "waiting for the tables' declared schemas (create-table of another shard, or schema import)");
+                    waited = true;
+                }
+                let pause = Duration::from_micros((until - now) as u64).min(WAIT_POLL);
+                tokio::time::sleep(pause).await;
+                if self.registry.refresh(&self.sink, &tables).await? {
+                    continue 'build;
+                }
+            }
+        };
+        if waited {
+            inv.table_def_wait_ms = (now_us() - started).max(0) as f64 / 1000.0;
+        }
+        match outcome {
+            Some(done) => Ok(done),
+            None => self.registry.build(&self.sink, event, &self.config).await,
+        }
+    }
+
+    /// Processes one event. `Err` only for a payload that is not a Kinesis event at all (the
+    /// invocation then fails and Lambda retries it, as for any function error).
+    pub async fn handle(
+        &self,
+        event: &[u8],
+    ) -> Result<(KinesisEventResponse, Invocation), PipelineError> {
+        self.handle_until(event, None).await
+    }
+
+    /// [`Self::handle`] with the invocation's deadline (epoch milliseconds, from the Lambda
+    /// context), which bounds the wait for late table definitions.
+    pub async fn handle_until(
+        &self,
+        event: &[u8],
+        deadline_ms: Option<u64>,
+    ) -> Result<(KinesisEventResponse, Invocation), PipelineError> {
+        let start = Instant::now();
+        let mut response = KinesisEventResponse::default();
+        let mut inv = Invocation::default();
+        if let Err(e) = self.ensure_layout().await {
+            // A configuration problem (or S3 failing): nothing is written, the batch is retried.
+            tracing::error!(error = %e, "reporting the whole batch for retry");
+            response.add_failure(first_seq(event));
+            inv.failed = true;
+            inv.duration_ms = start.elapsed().as_secs_f64() * 1000.0;
+            return Ok((response, inv));
+        }
+        let built = self.build_waiting(event, deadline_ms, &mut inv).await;
+        match built {
+            Ok((batch, report)) => {
+                inv.counts = batch.counts.clone();
+                inv.iterator_age_ms = batch
+                    .oldest_arrival_us
+                    .map(|a| (now_us() - a).max(0) as f64 / 1000.0);
+                for change in &report.changes {
+                    tracing::info!(change = %change, "schema registry updated");
+                }
+                for note in &report.notes {
+                    tracing::warn!(note = %note, "table-def type kept as string");
+                }
+                if let Err(e) = write_batch(&batch, &self.sink).await {
+                    tracing::error!(error = %e, first_seq = batch.first_seq.as_deref().unwrap_or(""), "write failed after retries; reporting the whole batch for retry");
+                    response.add_failure(batch.first_seq.clone().unwrap_or_default());
+                    inv.failed = true;
+                } else {
+                    // Measured once the objects are written: what a reader of the lake sees.
+                    inv.freshness_ms = batch
+                        .newest_commit_us
+                        .map(|c| (now_us() - c).max(0) as f64 / 1000.0);
+                }
+                for (code, n) in &batch.quarantine_reasons {
+                    tracing::warn!(reason = code, records = n, "records quarantined");
+                }
+            }
+            Err(RegistryError::Pipeline(PipelineError::Event(e))) => {
+                return Err(PipelineError::Event(e))
+            }
+            Err(e) => {
+                // Registry I/O, contention or an encoding failure: not a property of one record,
+                // so the whole batch is retried.
+                tracing::error!(error = %e, "reporting the whole batch for retry");
+                response.add_failure(first_seq(event));
+                inv.failed = true;
+            }
+        }
+        inv.duration_ms = start.elapsed().as_secs_f64() * 1000.0;
+        Ok((response, inv))
+    }
+}

@@ -1,0 +1,159 @@
+//! The pipeline: Lambda Kinesis event bytes in, encoded objects out ([`build_batch`], pure),
+//! then the objects to a sink ([`write_batch`], the only I/O).
+//!
+//! Per record: base64 into one reused buffer, DMS message parsed borrowing from it, values
+//! converted to their column's type, and the row appended straight into Arrow builders of its
+//! (table, partition) group. A record is checked completely before anything is appended, so a
+//! quarantined record never leaves half a row behind.
+//!
+//! [`builder`] reads the records into per-(table, partition) groups; [`finish`] encodes each
+//! group into one object.
+
+mod builder;
+pub mod columns;
+mod finish;
+pub mod parallel;
+pub mod quarantine;
+
+use crate::config::Config;
+use crate::decode::kinesis::{self, EventError};
+use crate::decode::tabledef::TableDef;
+use crate::format::EncodeError;
+use crate::model::change::{Counts, TableId};
+use crate::schema::{SchemaSource, TableSchema};
+use crate::sink::{ObjectSink, SinkError};
+use builder::{BatchBuilder, Scratch};
+use bytes::Bytes;
+use futures::stream::{self, StreamExt};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Objects written at once per invocation.
+const WRITE_CONCURRENCY: usize = 16;
+/// Longest schema or table name accepted once escaped for keys (PostgreSQL's limit is 63 bytes).
+const MAX_NAME_BYTES: usize = 200;
+
+/// What an object holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Data,
+    Control,
+    Quarantine,
+}
+
+/// One object ready to write.
+#[derive(Debug, Clone)]
+pub struct EncodedObject {
+    pub key: String,
+    pub body: Bytes,
+    pub kind: ObjectKind,
+    /// Data rows, control entries or quarantine entries in the object.
+    pub rows: usize,
+}
+
+/// Everything one event produces, before any I/O.
+#[derive(Debug)]
+pub struct Batch {
+    pub counts: Counts,
+    /// Sorted by key.
+    pub objects: Vec<EncodedObject>,
+    /// The sequence number of the event's first record: the item to report when the batch
+    /// must be retried as a whole.
+    pub first_seq: Option<String>,
+    /// The oldest approximate arrival time in the batch (for iterator age).
+    pub oldest_arrival_us: Option<i64>,
+    /// The newest source commit time among the batch's data rows (for freshness).
+    pub newest_commit_us: Option<i64>,
+    /// Each table's columns as written in this batch (what a schema registry would record).
+    pub tables: Vec<(TableId, TableSchema)>,
+    /// Quarantined records per reason code, sorted by code.
+    pub quarantine_reasons: Vec<(&'static str, u64)>,
+    /// Table definitions carried by control records (`create-table` with IncludeControlDetails).
+    pub table_defs: Vec<(TableId, TableDef)>,
+}
+
+/// The event could not be processed at all.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+/// Decodes, normalises, partitions and encodes one Lambda Kinesis event. Object keys are
+/// `prefix`-relative per the output contract and depend only on the event's content.
+pub fn build_batch<S: SchemaSource + ?Sized>(
+    event: &[u8],
+    cfg: &Config,
+    prefix: &str,
+    schemas: &S,
+) -> Result<Batch, PipelineError> {
+    let records = kinesis::parse_event(event)?;
+    let fallback_seq = records
+        .iter()
+        .find(|r| kinesis::identity_problem(r).is_none())
+        .and_then(|r| r.seq.as_deref().map(str::to_string))
+        .unwrap_or_else(|| format!("x{:016x}", fnv1a(event)));
+    let fallback_arrival = records
+        .iter()
+        .filter_map(|r| r.arrival_us)
+        .min()
+        .unwrap_or(0);
+    let mut b = BatchBuilder::new(cfg, schemas, fallback_arrival, fallback_seq);
+    let mut scratch = Scratch::default();
+    for r in &records {
+        b.record(r, &mut scratch);
+    }
+    let first_seq = records
+        .first()
+        .map(|r| r.seq.as_deref().unwrap_or("").to_string());
+    let oldest_arrival_us = records.iter().filter_map(|r| r.arrival_us).min();
+    b.finish(prefix, first_seq, oldest_arrival_us)
+}
+
+/// Writes a batch's objects, several at once. Any failure fails the batch: the caller reports
+/// it to Lambda so the whole batch is retried, overwriting the same keys.
+///
+/// After a failure no new write starts, but every write already started is awaited before
+/// returning: a write abandoned mid-flight could otherwise land after the retry rewrote the
+/// same key, putting stale rows back.
+pub async fn write_batch<K: ObjectSink>(batch: &Batch, sink: &K) -> Result<(), SinkError> {
+    let failed = AtomicBool::new(false);
+    // Futures collected first: a closure kept inside the stream would make the returned future
+    // not provably Send for every lifetime (so not spawnable).
+    let puts: Vec<_> = batch
+        .objects
+        .iter()
+        .map(|o| put_unless_failed(sink, o, &failed))
+        .collect();
+    let results: Vec<Result<(), SinkError>> = stream::iter(puts)
+        .buffer_unordered(WRITE_CONCURRENCY)
+        .collect()
+        .await;
+    results
+        .into_iter()
+        .find_map(Result::err)
+        .map_or(Ok(()), Err)
+}
+
+/// One write of [`write_batch`]; skipped once another write has failed.
+async fn put_unless_failed<K: ObjectSink>(
+    sink: &K,
+    o: &EncodedObject,
+    failed: &AtomicBool,
+) -> Result<(), SinkError> {
+    if failed.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    let r = sink.put(&o.key, o.body.clone()).await;
+    if r.is_err() {
+        failed.store(true, Ordering::SeqCst);
+    }
+    r
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}

@@ -1,0 +1,159 @@
+//! Records that could not be used, kept as data with their reason (never dropped, never
+//! retried forever), and the control log of DMS control records.
+
+use crate::decode::dms::DecodeError;
+use crate::model::time;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use std::fmt;
+
+/// Why a record was quarantined. `code()` is stable for queries; `Display` is for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The Kinesis record lacks a shard, a valid sequence number, an arrival time or data.
+    BadKinesisRecord(String),
+    InvalidBase64(String),
+    Decode(DecodeError),
+    UnknownRecordType(String),
+    UnknownOperation {
+        record_type: String,
+        operation: String,
+    },
+    /// A data record without a usable schema or table name.
+    BadTableName(String),
+    /// A data record whose `data` is missing or not an object of columns.
+    BadRow(String),
+    /// A value that does not fit its column's type without loss.
+    BadValue {
+        table: String,
+        column: String,
+        value: String,
+        column_type: String,
+        why: String,
+    },
+}
+
+impl Reason {
+    /// A short stable identifier, e.g. `invalid_base64`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::BadKinesisRecord(_) => "bad_kinesis_record",
+            Reason::InvalidBase64(_) => "invalid_base64",
+            Reason::Decode(DecodeError::Kpl) => "kpl_aggregated",
+            Reason::Decode(DecodeError::NotUtf8 { .. }) => "not_utf8",
+            Reason::Decode(DecodeError::NotJson(_)) => "not_json",
+            Reason::Decode(DecodeError::NoMetadata) => "no_metadata",
+            Reason::UnknownRecordType(_) => "unknown_record_type",
+            Reason::UnknownOperation { .. } => "unknown_operation",
+            Reason::BadTableName(_) => "bad_table_name",
+            Reason::BadRow(_) => "bad_row",
+            Reason::BadValue { .. } => "bad_value",
+        }
+    }
+}
+
+/// Caps how much of a value is repeated inside a reason.
+fn excerpt(s: &str) -> String {
+    const MAX: usize = 200;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &s[..end], s.len())
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::BadKinesisRecord(why) => write!(f, "unusable Kinesis record: {why}"),
+            Reason::InvalidBase64(why) => write!(f, "kinesis.data is not valid base64: {why}"),
+            Reason::Decode(DecodeError::Kpl) => f.write_str(
+                "KPL-aggregated record (magic bytes F3 89 9A C2): DMS never aggregates, so another producer writes to this stream; de-aggregation is not supported",
+            ),
+            Reason::Decode(DecodeError::NotUtf8 { valid_up_to }) => {
+                write!(f, "payload is not UTF-8 (invalid byte at offset {valid_up_to})")
+            }
+            Reason::Decode(DecodeError::NotJson(why)) => write!(f, "payload is not a DMS JSON message: {why}"),
+            Reason::Decode(DecodeError::NoMetadata) => f.write_str("DMS message has no \"metadata\" object"),
+            Reason::UnknownRecordType(t) => {
+                write!(f, "unknown metadata.record-type {:?} (expected data or control)", excerpt(t))
+            }
+            Reason::UnknownOperation { record_type, operation } => {
+                write!(f, "unknown metadata.operation {:?} for record-type {record_type}", excerpt(operation))
+            }
+            Reason::BadTableName(why) => write!(f, "data record has no usable table: {why}"),
+            Reason::BadRow(why) => write!(f, "data record has no usable row: {why}"),
+            Reason::BadValue { table, column, value, column_type, why } => write!(
+                f,
+                "value {} of column {table}.{column} {why}: the column is registered as {column_type}",
+                excerpt(value)
+            ),
+        }
+    }
+}
+
+/// Where a record came from: enough to find it again in the stream.
+#[derive(Debug, Clone, Serialize)]
+pub struct Origin {
+    pub shard: String,
+    pub seq: String,
+    pub partition_key: String,
+    /// Kinesis arrival time, ISO 8601 UTC.
+    pub arrival_ts: String,
+}
+
+impl Origin {
+    pub fn new(shard: &str, seq: &str, partition_key: &str, arrival_us: i64) -> Origin {
+        Origin {
+            shard: shard.to_string(),
+            seq: seq.to_string(),
+            partition_key: partition_key.to_string(),
+            arrival_ts: time::format_timestamp(arrival_us),
+        }
+    }
+}
+
+/// One line of a quarantine object.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantineEntry {
+    pub reason_code: &'static str,
+    pub reason: String,
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// `kinesis.data` exactly as received (base64): the raw bytes, recoverable.
+    pub data_base64: String,
+    /// The decoded payload when it is UTF-8 text, for reading without a decoder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_text: Option<String>,
+}
+
+/// One line of a control-log object: a DMS control record (DDL, table announcements).
+#[derive(Debug, Clone, Serialize)]
+pub struct ControlEntry {
+    pub operation: String,
+    pub schema: String,
+    pub table: String,
+    /// When DMS built the message (`metadata.timestamp`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dms_ts: Option<String>,
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// The record's `control` object (e.g. `table-def`), minified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control: Option<Box<RawValue>>,
+}
+
+/// Serialises entries as JSON Lines.
+pub fn to_json_lines<T: Serialize>(entries: &[T]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in entries {
+        // Serialising these plain structs cannot fail (string keys, no maps with other keys).
+        if serde_json::to_writer(&mut out, e).is_ok() {
+            out.push(b'\n');
+        }
+    }
+    out
+}

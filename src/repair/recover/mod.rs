@@ -1,0 +1,256 @@
+//! `recover`: brings batches the Kinesis event source mapping discarded into the lake.
+//!
+//! A failure record names a shard and a sequence range (SQS), or carries the batch itself (S3
+//! on-failure destination). The batch is rebuilt exactly (the guards in [`range`]), run through
+//! the same pipeline and key function as the Lambda, and written over the same keys: the lake
+//! then holds what a successful retry would have left, whatever was written before the batch
+//! failed. The source of the failure record (queue message) is released only after every write
+//! succeeded.
+
+pub mod destination;
+pub mod failure;
+pub mod lambda;
+pub mod queue;
+pub mod range;
+pub mod stream;
+
+use crate::config::Config;
+use crate::ingest::registry::{list_registered, RegistryError, SchemaRegistry};
+use crate::lake::keys::escape_segment;
+use crate::model::change::{Counts, TableId};
+use crate::pipeline::{build_batch, write_batch, Batch, PipelineError};
+use crate::schema::store::SchemaStore;
+use crate::schema::{SchemaSource, TableSchema};
+use crate::sink::{ObjectSink, SinkError};
+use bytes::Bytes;
+use failure::FailureRecord;
+use range::RangeError;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Why one failure record was not recovered. Nothing of it was written, except with
+/// [`RecoverError::Write`] (then part of it may be, and recovering it again completes it).
+#[derive(Debug, thiserror::Error)]
+pub enum RecoverError {
+    #[error(transparent)]
+    Range(#[from] RangeError),
+    #[error(transparent)]
+    Stream(#[from] stream::StreamError),
+    #[error("the failure record names no stream (streamArn is empty): pass --stream NAME")]
+    NoStream,
+    #[error("the failure record's payload is not the discarded batch: {0}")]
+    Payload(String),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(
+        "{0} (nothing is lost: recovering the same failure record again overwrites the same keys)"
+    )]
+    Write(#[from] SinkError),
+}
+
+impl From<PipelineError> for RecoverError {
+    fn from(e: PipelineError) -> RecoverError {
+        RecoverError::Registry(RegistryError::Pipeline(e))
+    }
+}
+
+/// What recovering one failure record did (or, with `dry_run`, would do).
+#[derive(Debug, Clone)]
+pub struct Recovered {
+    pub counts: Counts,
+    /// Keys written (or that would be written), sorted.
+    pub keys: Vec<String>,
+    /// The history document written under `_control/recover/` (None in a dry run).
+    pub history_key: Option<String>,
+}
+
+/// The registered schemas of a lake, read once (dry runs build with them and write nothing).
+pub struct Registered(HashMap<TableId, Arc<TableSchema>>);
+
+impl Registered {
+    pub async fn load<St: SchemaStore>(
+        store: &St,
+        prefix: &str,
+    ) -> Result<Registered, RegistryError> {
+        let mut map = HashMap::new();
+        for doc in list_registered(store, prefix).await? {
+            let schema = doc.to_schema().map_err(|why| RegistryError::Corrupt {
+                key: crate::schema::registry::key(prefix, &doc.id()),
+                why,
+            })?;
+            map.insert(doc.id(), Arc::new(schema));
+        }
+        Ok(Registered(map))
+    }
+}
+
+impl SchemaSource for Registered {
+    fn lookup(&self, table: &TableId) -> Option<Arc<TableSchema>> {
+        self.0.get(table).cloned()
+    }
+}
+
+/// Recovers failure records into one lake.
+pub struct Recoverer<'a, K> {
+    pub sink: &'a K,
+    pub cfg: &'a Config,
+    pub prefix: String,
+    /// List the keys that would be written; write nothing, release nothing.
+    pub dry_run: bool,
+    /// The stream to read (name or ARN) instead of each record's `streamArn`.
+    pub stream: Option<String>,
+    registry: SchemaRegistry,
+    kinesis: tokio::sync::OnceCell<aws_sdk_kinesis::Client>,
+    dry: tokio::sync::OnceCell<Registered>,
+}
+
+/// Now, as an ISO 8601 UTC timestamp (history documents only; never part of a data key).
+pub(crate) fn now_iso() -> String {
+    let us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    crate::model::time::format_timestamp(us)
+}
+
+/// `{prefix}/_control/recover/{shard}-{start}.json`: one history document per failure record
+/// (a discarded batch is known by its shard and first record; recovering it again rewrites it).
+pub fn history_key(prefix: &str, info: &failure::BatchInfo) -> String {
+    let rel = format!(
+        "_control/recover/{}-{}.json",
+        escape_segment(&info.shard_id),
+        info.start_seq
+    );
+    if prefix.is_empty() {
+        rel
+    } else {
+        format!("{prefix}/{rel}")
+    }
+}
+
+impl<'a, K: ObjectSink + SchemaStore> Recoverer<'a, K> {
+    pub fn new(sink: &'a K, cfg: &'a Config, prefix: &str, dry_run: bool) -> Recoverer<'a, K> {
+        Recoverer {
+            sink,
+            cfg,
+            prefix: prefix.to_string(),
+            dry_run,
+            stream: None,
+            // Always re-read registry documents: other writers may have changed them.
+            registry: SchemaRegistry::new(prefix, std::time::Duration::ZERO),
+            kinesis: tokio::sync::OnceCell::new(),
+            dry: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// Uses this Kinesis client instead of one from the standard chain.
+    pub fn with_kinesis(self, client: aws_sdk_kinesis::Client) -> Self {
+        let _ = self.kinesis.set(client);
+        self
+    }
+
+    /// The discarded batch as the Lambda event it was, checked against the failure record.
+    async fn rebuild(&self, rec: &FailureRecord) -> Result<Vec<u8>, RecoverError> {
+        let info = &rec.info;
+        if let Some(payload) = &rec.payload {
+            let records =
+                range::from_event(payload, &info.shard_id).map_err(RecoverError::Payload)?;
+            range::check(info, &records)?;
+            return Ok(payload.clone());
+        }
+        let stream = self
+            .stream
+            .as_deref()
+            .and_then(failure::stream_name)
+            .or_else(|| info.stream_name())
+            .ok_or(RecoverError::NoStream)?
+            .to_string();
+        let client = self.kinesis.get_or_init(stream::connect).await;
+        let records = match stream::read_range(client, &stream, info).await? {
+            stream::ReadBack::Refused(e) => return Err(e.into()),
+            stream::ReadBack::Records(r) => r,
+        };
+        range::check(info, &records)?;
+        let arn = if info.stream_arn.is_empty() {
+            stream.clone()
+        } else {
+            info.stream_arn.clone()
+        };
+        Ok(range::to_event(&arn, &info.shard_id, &records))
+    }
+
+    /// Builds the batch: with the registry evolving as the Lambda would, or (dry run) with the
+    /// registered schemas as they are.
+    async fn build(&self, event: &[u8]) -> Result<Batch, RecoverError> {
+        if self.dry_run {
+            let snapshot = self
+                .dry
+                .get_or_try_init(|| Registered::load(self.sink, &self.prefix))
+                .await?;
+            return Ok(build_batch(event, self.cfg, &self.prefix, snapshot)?);
+        }
+        let (batch, _) = self.registry.build(self.sink, event, self.cfg).await?;
+        Ok(batch)
+    }
+
+    /// Recovers one failure record: rebuild, check, build, write every object, then the history
+    /// document. `source` says where the record came from (for the history).
+    pub async fn recover(
+        &self,
+        rec: &FailureRecord,
+        source: &str,
+    ) -> Result<Recovered, RecoverError> {
+        let event = self.rebuild(rec).await?;
+        let batch = self.build(&event).await?;
+        let keys: Vec<String> = batch.objects.iter().map(|o| o.key.clone()).collect();
+        if self.dry_run {
+            return Ok(Recovered {
+                counts: batch.counts,
+                keys,
+                history_key: None,
+            });
+        }
+        write_batch(&batch, self.sink).await?;
+        let key = history_key(&self.prefix, &rec.info);
+        let doc = serde_json::json!({
+            "kind": "recover",
+            "recovered_at": now_iso(),
+            "source": source,
+            "condition": rec.condition,
+            "batch": rec.info,
+            "counts": batch.counts,
+            "objects": keys,
+        });
+        self.sink
+            .put(
+                &key,
+                Bytes::from(serde_json::to_vec_pretty(&doc).unwrap_or_default()),
+            )
+            .await?;
+        Ok(Recovered {
+            counts: batch.counts,
+            keys,
+            history_key: Some(key),
+        })
+    }
+}
+
+/// Totals of a run over many failure records.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub records: u64,
+    pub recovered: u64,
+    pub failed: u64,
+    pub counts: Counts,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} failure records: {} recovered, {} failed; {}",
+            self.records, self.recovered, self.failed, self.counts
+        )
+    }
+}

@@ -1,0 +1,440 @@
+//! `redrive`: quarantined records back through the pipeline once their cause is fixed (for
+//! example a schema override), with the current schemas.
+//!
+//! Exactly once: records are de-duplicated by (shard, sequence number) across quarantine objects;
+//! records whose row (or control entry) is already in the lake are skipped, found by reading the
+//! `cdc_shard` / `cdc_seq` of every object in the partitions the redriven rows would go to (the
+//! lake index); the rest are written under keys the normal path never produces
+//! (`{shard}-{first_seq}.redrive.{ext}`), so no object of the normal path is ever overwritten.
+//! A rerun finds the redriven rows in the lake and writes nothing. Records that still fail stay in
+//! quarantine (their objects are not touched) and are reported.
+
+use crate::config::Config;
+use crate::ingest::registry::{RegistryError, SchemaRegistry};
+use crate::model::change::{cmp_seq, Counts, TableId};
+use crate::pipeline::{build_batch, write_batch, Batch, ObjectKind};
+use crate::repair::recover::{now_iso, Registered};
+use crate::schema::store::SchemaStore;
+use crate::sink::{ObjectSink, SinkError};
+use bytes::Bytes;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// Which quarantined records to redrive.
+#[derive(Debug, Clone, Default)]
+pub struct Selectors {
+    /// The quarantine day (`dt=YYYY-MM-DD`, the records' arrival day).
+    pub date: Option<String>,
+    /// A reason code, e.g. `bad_value`.
+    pub reason: Option<String>,
+    /// The source table the record names.
+    pub table: Option<TableId>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedriveError {
+    #[error(transparent)]
+    Store(#[from] SinkError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("{key} is not a lake object cdc-sink can read ({why})")]
+    Unreadable { key: String, why: String },
+}
+
+impl From<crate::pipeline::PipelineError> for RedriveError {
+    fn from(e: crate::pipeline::PipelineError) -> RedriveError {
+        RedriveError::Registry(RegistryError::Pipeline(e))
+    }
+}
+
+/// One quarantine line, as written by [`crate::pipeline::quarantine::QuarantineEntry`].
+#[derive(Debug, Clone, Deserialize)]
+struct Entry {
+    reason_code: String,
+    #[serde(default)]
+    reason: String,
+    shard: String,
+    seq: String,
+    #[serde(default)]
+    partition_key: String,
+    #[serde(default)]
+    arrival_ts: String,
+    #[serde(default)]
+    data_base64: String,
+}
+
+/// A record that still fails.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StillFailing {
+    pub shard: String,
+    pub seq: String,
+    pub reason_code: String,
+    pub reason: String,
+    /// The quarantine objects that hold it (left as they are).
+    pub quarantine_objects: Vec<String>,
+}
+
+/// What a redrive did (or would do).
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Report {
+    /// Quarantine objects read.
+    pub quarantine_objects: Vec<String>,
+    /// Entries selected (before de-duplication).
+    pub selected: u64,
+    /// Entries that repeat a record already selected from another object (or line).
+    pub duplicates: u64,
+    /// Records whose row or control entry the lake already holds.
+    pub already_in_lake: u64,
+    /// Records that landed (or would land) in the lake.
+    pub redriven: u64,
+    pub counts: Counts,
+    pub still_failing: Vec<StillFailing>,
+    /// Keys written (or that would be written).
+    pub objects: Vec<String>,
+    /// The manifest under `_control/redrive/` (None when nothing was written).
+    pub manifest: Option<String>,
+}
+
+fn under(prefix: &str, rel: &str) -> String {
+    if prefix.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{prefix}/{rel}")
+    }
+}
+
+/// The key a redriven object gets: `.redrive` before the extension of the normal key
+/// (`.../{shard}-{seq}.redrive.parquet`). A normal key has only the extension after the
+/// sequence number's digits, so the two can never be equal; readers of the table folder
+/// (Athena's LOCATION, `**/*.parquet` globs) read both.
+pub fn redrive_key(key: &str) -> String {
+    let (dir, name) = match key.rfind('/') {
+        Some(i) => (&key[..=i], &key[i + 1..]),
+        None => ("", key),
+    };
+    let after_dash = name.rfind('-').map_or(0, |i| i + 1);
+    match name[after_dash..].find('.') {
+        Some(dot) => {
+            let at = after_dash + dot;
+            format!("{dir}{}.redrive{}", &name[..at], &name[at..])
+        }
+        None => format!("{dir}{name}.redrive"),
+    }
+}
+
+fn norm_seq(seq: &str) -> String {
+    let t = seq.trim_start_matches('0');
+    if t.is_empty() { "0" } else { t }.to_string()
+}
+
+/// The schema and table a DMS payload names (for `--table`).
+fn table_of(data_base64: &str) -> Option<TableId> {
+    let mut buf = Vec::new();
+    crate::decode::kinesis::decode_payload(data_base64.as_bytes(), &mut buf).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&buf).ok()?;
+    let md = v.get("metadata")?;
+    Some(TableId::new(
+        md.get("schema-name")?.as_str()?,
+        md.get("table-name")?.as_str()?,
+    ))
+}
+
+/// A Lambda Kinesis event of quarantined records of one shard, as they were received.
+fn event_of(shard: &str, entries: &[&Entry]) -> Vec<u8> {
+    let records: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            let arrival = crate::model::time::parse_timestamp(&e.arrival_ts)
+                .map(|t| t.micros as f64 / 1_000_000.0)
+                .unwrap_or(0.0);
+            serde_json::json!({
+                "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": e.partition_key,
+                    "sequenceNumber": e.seq, "data": e.data_base64,
+                    "approximateArrivalTimestamp": arrival},
+                "eventSource": "aws:kinesis",
+                "eventID": format!("{shard}:{}", e.seq),
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap_or_default()
+}
+
+/// (shard, sequence number) of every row or entry in the objects directly under `dir`.
+async fn index_dir<St: SchemaStore>(
+    store: &St,
+    dir: &str,
+    out: &mut HashSet<(String, String)>,
+) -> Result<(), RedriveError> {
+    for key in store.list(dir).await? {
+        let rest = &key[dir.len().min(key.len())..];
+        if rest.contains('/') {
+            continue;
+        }
+        let Some((body, _)) = store.get(&key).await? else {
+            continue;
+        };
+        let bad = |why: String| RedriveError::Unreadable {
+            key: key.clone(),
+            why,
+        };
+        if key.ends_with(".parquet") {
+            for (shard, seq) in parquet_ids(body).map_err(bad)? {
+                out.insert((shard, norm_seq(&seq)));
+            }
+        } else if key.ends_with(".jsonl") || key.ends_with(".jsonl.gz") {
+            let text = if key.ends_with(".gz") {
+                use std::io::Read;
+                let mut s = Vec::new();
+                flate2::read::MultiGzDecoder::new(&body[..])
+                    .read_to_end(&mut s)
+                    .map_err(|e| bad(e.to_string()))?;
+                s
+            } else {
+                body
+            };
+            for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                let v: serde_json::Value =
+                    serde_json::from_slice(line).map_err(|e| bad(e.to_string()))?;
+                let get = |a: &str, b: &str| {
+                    v.get(a)
+                        .or_else(|| v.get(b))
+                        .and_then(|x| x.as_str())
+                        .map(str::to_string)
+                };
+                if let (Some(sh), Some(seq)) = (get("cdc_shard", "shard"), get("cdc_seq", "seq")) {
+                    out.insert((sh, norm_seq(&seq)));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `cdc_shard` and `cdc_seq` columns of a Parquet data object (only those are decoded).
+fn parquet_ids(body: Vec<u8>) -> Result<Vec<(String, String)>, String> {
+    use arrow::array::{Array, AsArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::arrow::ProjectionMask;
+    let b =
+        ParquetRecordBatchReaderBuilder::try_new(Bytes::from(body)).map_err(|e| e.to_string())?;
+    let descr = b.parquet_schema();
+    let leaves: Vec<usize> = (0..descr.num_columns())
+        .filter(|&i| matches!(descr.column(i).name(), "cdc_shard" | "cdc_seq"))
+        .collect();
+    let mask = ProjectionMask::leaves(descr, leaves);
+    let reader = b.with_projection(mask).build().map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| e.to_string())?;
+        let (Some(sh), Some(seq)) = (
+            batch.column_by_name("cdc_shard"),
+            batch.column_by_name("cdc_seq"),
+        ) else {
+            return Err("no cdc_shard / cdc_seq columns".into());
+        };
+        let (Some(sh), Some(seq)) = (sh.as_string_opt::<i32>(), seq.as_string_opt::<i32>()) else {
+            return Err("cdc_shard / cdc_seq are not strings".into());
+        };
+        for i in 0..batch.num_rows() {
+            if sh.is_valid(i) && seq.is_valid(i) {
+                out.push((sh.value(i).to_string(), seq.value(i).to_string()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The folder of a key, with its trailing `/`.
+fn dir_of(key: &str) -> &str {
+    key.rfind('/').map_or("", |i| &key[..=i])
+}
+
+/// Redrives the selected quarantined records of the lake at `prefix`.
+pub async fn redrive<K: ObjectSink + SchemaStore>(
+    sink: &K,
+    cfg: &Config,
+    prefix: &str,
+    sel: &Selectors,
+    dry_run: bool,
+) -> Result<Report, RedriveError> {
+    let mut report = Report::default();
+    let root = match &sel.date {
+        Some(d) => under(prefix, &format!("_quarantine/dt={d}/")),
+        None => under(prefix, "_quarantine/"),
+    };
+    // Every selected entry, once per (shard, seq), with the objects holding it.
+    let mut chosen: BTreeMap<(String, String), (Entry, Vec<String>)> = BTreeMap::new();
+    for key in sink.list(&root).await? {
+        if !key.ends_with(".jsonl") {
+            continue;
+        }
+        let Some((body, _)) = sink.get(&key).await? else {
+            continue;
+        };
+        let mut used = false;
+        for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let Ok(e) = serde_json::from_slice::<Entry>(line) else {
+                continue;
+            };
+            if sel.reason.as_ref().is_some_and(|r| *r != e.reason_code) {
+                continue;
+            }
+            if sel
+                .table
+                .as_ref()
+                .is_some_and(|t| table_of(&e.data_base64).as_ref() != Some(t))
+            {
+                continue;
+            }
+            // Records without a usable identity cannot be de-duplicated: they stay.
+            if e.shard.is_empty()
+                || e.seq.is_empty()
+                || e.seq.len() > crate::model::change::SEQ_WIDTH
+                || !e.seq.bytes().all(|b| b.is_ascii_digit())
+            {
+                continue;
+            }
+            report.selected += 1;
+            used = true;
+            let id = (e.shard.clone(), norm_seq(&e.seq));
+            match chosen.get_mut(&id) {
+                Some((_, objs)) => {
+                    report.duplicates += 1;
+                    if !objs.contains(&key) {
+                        objs.push(key.clone());
+                    }
+                }
+                None => {
+                    chosen.insert(id, (e, vec![key.clone()]));
+                }
+            }
+        }
+        if used {
+            report.quarantine_objects.push(key);
+        }
+    }
+    let snapshot = Registered::load(sink, prefix).await?;
+    let registry = SchemaRegistry::new(prefix, std::time::Duration::ZERO);
+    let shards: BTreeSet<String> = chosen.keys().map(|(s, _)| s.clone()).collect();
+    for shard in shards {
+        let mut entries: Vec<&(Entry, Vec<String>)> = chosen
+            .iter()
+            .filter(|((s, _), _)| *s == shard)
+            .map(|(_, v)| v)
+            .collect();
+        entries.sort_by(|a, b| cmp_seq(&a.0.seq, &b.0.seq));
+        // Where would these rows go, and which of them are there already?
+        let all: Vec<&Entry> = entries.iter().map(|(e, _)| e).collect();
+        let probe = build_batch(&event_of(&shard, &all), cfg, prefix, &snapshot)?;
+        let dirs: BTreeSet<&str> = probe
+            .objects
+            .iter()
+            .filter(|o| o.kind != ObjectKind::Quarantine)
+            .map(|o| dir_of(&o.key))
+            .collect();
+        let mut present = HashSet::new();
+        for d in dirs {
+            index_dir(sink, d, &mut present).await?;
+        }
+        let todo: Vec<&(Entry, Vec<String>)> = entries
+            .into_iter()
+            .filter(|(e, _)| {
+                let here = present.contains(&(e.shard.clone(), norm_seq(&e.seq)));
+                if here {
+                    report.already_in_lake += 1;
+                }
+                !here
+            })
+            .collect();
+        if todo.is_empty() {
+            continue;
+        }
+        let event = event_of(&shard, &todo.iter().map(|(e, _)| e).collect::<Vec<_>>());
+        let mut batch: Batch = if dry_run {
+            build_batch(&event, cfg, prefix, &snapshot)?
+        } else {
+            registry.build(sink, &event, cfg).await?.0
+        };
+        // Records that fail again stay where they are: report them, write no new quarantine.
+        for o in batch
+            .objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Quarantine)
+        {
+            for line in o.body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                if let Ok(e) = serde_json::from_slice::<Entry>(line) {
+                    let objs = todo
+                        .iter()
+                        .find(|(t, _)| t.seq == e.seq)
+                        .map(|(_, o)| o.clone())
+                        .unwrap_or_default();
+                    report.still_failing.push(StillFailing {
+                        shard: e.shard,
+                        seq: e.seq,
+                        reason_code: e.reason_code,
+                        reason: e.reason,
+                        quarantine_objects: objs,
+                    });
+                }
+            }
+        }
+        batch.objects.retain(|o| o.kind != ObjectKind::Quarantine);
+        for o in &mut batch.objects {
+            o.key = redrive_key(&o.key);
+        }
+        let c = &batch.counts;
+        report.redriven += c.records - c.quarantined;
+        let mut counts = batch.counts.clone();
+        counts.objects = batch.objects.len() as u64;
+        counts.bytes = batch.objects.iter().map(|o| o.body.len() as u64).sum();
+        report.counts.accumulate(&counts);
+        report
+            .objects
+            .extend(batch.objects.iter().map(|o| o.key.clone()));
+        if !dry_run {
+            write_batch(&batch, sink).await?;
+        }
+    }
+    if !dry_run && !report.objects.is_empty() {
+        let when = now_iso();
+        let stamp: String = when.chars().filter(|c| c.is_ascii_digit()).collect();
+        let key = under(prefix, &format!("_control/redrive/{stamp}.json"));
+        report.manifest = Some(key.clone());
+        let doc = serde_json::json!({
+            "kind": "redrive",
+            "redriven_at": when,
+            "selectors": {"date": sel.date, "reason": sel.reason,
+                "table": sel.table.as_ref().map(|t| t.to_string())},
+            "report": report,
+        });
+        sink.put(
+            &key,
+            Bytes::from(serde_json::to_vec_pretty(&doc).unwrap_or_default()),
+        )
+        .await?;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redrive_keys_never_equal_normal_keys() {
+        assert_eq!(
+            redrive_key("cdc/public/orders/dt=2025-11-03/shardId-000000000001-4966123.parquet"),
+            "cdc/public/orders/dt=2025-11-03/shardId-000000000001-4966123.redrive.parquet"
+        );
+        assert_eq!(
+            redrive_key("p/s/t/dt=2025-11-03/hr=08/sh.1-42.jsonl.gz"),
+            "p/s/t/dt=2025-11-03/hr=08/sh.1-42.redrive.jsonl.gz"
+        );
+        assert_eq!(
+            redrive_key("_control/dt=2025-11-03/shardId-000000000000-7.jsonl"),
+            "_control/dt=2025-11-03/shardId-000000000000-7.redrive.jsonl"
+        );
+        assert_eq!(dir_of("a/b/c.parquet"), "a/b/");
+        assert_eq!(norm_seq("000120"), "120");
+    }
+}
