@@ -88,7 +88,7 @@ choice!(
 );
 
 /// The pipeline's settings: what to write and how to lay it out. Sink settings live in
-/// [`crate::sink::s3::S3Settings`] because only the S3 sink needs them.
+/// [`crate::store::s3::S3Settings`] because only the S3 sink needs them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub format: Format,
@@ -172,6 +172,35 @@ pub mod env {
         "AWS_ENDPOINT_URL_S3",
         "RUST_LOG",
     ];
+}
+
+/// The key prefix when none is given (`CDC_PREFIX` unset or empty, `--out s3://BUCKET`).
+pub const DEFAULT_PREFIX: &str = "cdc";
+
+/// Normalises a user-given key prefix: no leading or trailing `/`, no empty, `.` or `..`
+/// segments. The one parser of a prefix, for `CDC_PREFIX` and `--out s3://bucket/prefix` alike.
+pub fn normalise_prefix(prefix: &str) -> Result<String, String> {
+    let p = prefix.trim_matches('/');
+    if p.is_empty() {
+        return Ok(String::new());
+    }
+    if p.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        return Err(format!(
+            "prefix {prefix:?} has an empty, '.' or '..' segment"
+        ));
+    }
+    Ok(p.to_string())
+}
+
+/// `CDC_PREFIX`, normalised, [`DEFAULT_PREFIX`] when unset or empty: how the Lambda and the
+/// scheduled Athena job find the lake in their bucket.
+pub fn prefix_from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let raw = non_empty(lookup, env::PREFIX).unwrap_or_else(|| DEFAULT_PREFIX.into());
+    normalise_prefix(&raw).map_err(|why| ConfigError {
+        name: env::PREFIX.into(),
+        value: raw,
+        why,
+    })
 }
 
 /// Parses one named setting, turning the parse failure into a [`ConfigError`].
@@ -448,6 +477,19 @@ mod tests {
         assert!(cfg.await_table_def.is_zero());
         let e = from(&[(env::BEFORE_IMAGE_KEY, "data")]).unwrap_err();
         assert_eq!(e.0[0].name, "CDC_BEFORE_IMAGE_KEY");
+    }
+
+    #[test]
+    fn prefixes_are_normalised_once() {
+        assert!(normalise_prefix("a/../b").is_err());
+        assert_eq!(normalise_prefix("/cdc/").unwrap(), "cdc");
+        let lookup = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        assert_eq!(prefix_from_lookup(&lookup(&[])).unwrap(), "cdc");
+        assert_eq!(prefix_from_lookup(&lookup(&[(env::PREFIX, "/lake/x/")])).unwrap(), "lake/x");
+        let e = prefix_from_lookup(&lookup(&[(env::PREFIX, "a//b")])).unwrap_err();
+        assert_eq!(e.name, "CDC_PREFIX");
     }
 
     #[test]

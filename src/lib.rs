@@ -17,6 +17,6 @@ pub mod pipeline;
 pub mod repair;
 pub mod schema;
 pub mod sim;
-pub mod sink;
 pub mod source;
 pub mod status;
+pub mod store;

@@ -6,12 +6,10 @@
 //! Each table folder is listed on its own, several at once: the listing of a lake costs one
 //! request per 1,000 objects, spread over the tables.
 
-use crate::lake::keys::{escape_segment, schema_segment};
-use crate::model::change::TableId;
+use crate::lake::keys::{self, table_folder};
+use crate::lake::{Lake, Layout as LakeLayout};
 use crate::schema::registry::Registered;
-use crate::schema::store::SchemaStore;
-use crate::sink::local::is_temp_file_name;
-use crate::sink::{AnySink, ObjectInfo, SinkError};
+use crate::store::{ObjectInfo, Store, StoreError};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -139,32 +137,10 @@ pub struct Leftover {
 /// A failure to read the lake.
 #[derive(Debug, thiserror::Error)]
 #[error("reading {} failed: {}", .0.location, .0.message)]
-pub struct StatusError(#[from] SinkError);
+pub struct StatusError(#[from] StoreError);
 
-fn under(prefix: &str, rel: &str) -> String {
-    if prefix.is_empty() {
-        rel.to_string()
-    } else {
-        format!("{prefix}/{rel}")
-    }
-}
-
-async fn folders(sink: &AnySink, key_prefix: &str) -> Result<Vec<String>, SinkError> {
-    match sink {
-        AnySink::Local(d) => d.list_folders(key_prefix),
-        AnySink::S3(s) => s.list_folders(key_prefix).await,
-    }
-}
-
-async fn objects(sink: &AnySink, key_prefix: &str) -> Result<Vec<ObjectInfo>, SinkError> {
-    match sink {
-        AnySink::Local(d) => d.list_objects(key_prefix),
-        AnySink::S3(s) => s.list_objects(key_prefix).await,
-    }
-}
-
-async fn read(sink: &AnySink, key: &str) -> Result<Option<Vec<u8>>, SinkError> {
-    Ok(SchemaStore::get(sink, key).await?.map(|(b, _)| b))
+async fn read<K: Store>(store: &K, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(store.get(key).await?.map(|(b, _)| b))
 }
 
 /// The partition folders of a key relative to its table folder (`dt=...`, `hr=...`).
@@ -180,24 +156,18 @@ fn is_hidden(key: &str) -> bool {
     key.rsplit('/').next().is_some_and(|n| n.starts_with('.'))
 }
 
-/// Reads the state of the lake under `prefix` (`location` names it in the output).
-pub async fn status(
-    sink: &AnySink,
-    prefix: &str,
+/// Reads the state of `lake`; `location` names it in the output (as the user gave it).
+pub async fn status<K: Store>(
+    lake: &Lake<K>,
     location: &str,
     with_rows: bool,
     now_ms: i64,
 ) -> Result<Status, StatusError> {
-    let base = if prefix.is_empty() {
-        String::new()
-    } else {
-        format!("{prefix}/")
-    };
-    let rel = |key: &str| key.strip_prefix(&base).unwrap_or(key).to_string();
+    let sink = lake.store();
 
     // Registered schemas: one small document per table.
     let mut registered: Vec<Registered> = Vec::new();
-    for o in objects(sink, &under(prefix, "_schemas/")).await? {
+    for o in sink.list(keys::SCHEMAS).await? {
         if o.key.ends_with(".json") && !is_hidden(&o.key) {
             if let Some(bytes) = read(sink, &o.key).await? {
                 if let Ok(doc) = Registered::from_json(&bytes) {
@@ -209,28 +179,20 @@ pub async fn status(
     let names: BTreeMap<String, String> = registered
         .iter()
         .map(|r| {
-            (
-                format!(
-                    "{}/{}/",
-                    schema_segment(&r.schema),
-                    escape_segment(&r.table)
-                ),
-                r.id().to_string(),
-            )
+(table_folder(&r.id()), r.id().to_string())
         })
         .collect();
 
     // Table folders: every folder under a schema folder (reserved folders start with `_`).
     let mut table_folders = Vec::new();
-    for schema in folders(sink, &base).await? {
-        let name = rel(&schema);
-        if name.starts_with('_') || name.starts_with('.') {
+    for schema in sink.list_folders("").await? {
+        if keys::is_reserved(&schema) || schema.starts_with('.') {
             continue;
         }
-        table_folders.extend(folders(sink, &schema).await?);
+        table_folders.extend(sink.list_folders(&schema).await?);
     }
-    let listed: Vec<Result<(String, Vec<ObjectInfo>), SinkError>> = stream::iter(table_folders)
-        .map(|f| async move { objects(sink, &f).await.map(|o| (f, o)) })
+    let listed: Vec<Result<(String, Vec<ObjectInfo>), StoreError>> = stream::iter(table_folders)
+        .map(|f| async move { sink.list(&f).await.map(|o| (f, o)) })
         .buffered(LIST_CONCURRENCY)
         .collect()
         .await;
@@ -241,7 +203,7 @@ pub async fn status(
     let mut partition_kind: Option<&'static str> = None;
     for item in listed {
         let (folder, objs) = item?;
-        let folder_rel = rel(&folder);
+        let folder_rel = folder.clone();
         let mut t = TableStatus {
             table: names
                 .get(&folder_rel)
@@ -260,14 +222,6 @@ pub async fn status(
         let mut data_keys = Vec::new();
         for o in objs {
             let name = o.key.rsplit('/').next().unwrap_or("");
-            if is_temp_file_name(name).is_some() {
-                temporary.push(Leftover {
-                    key: rel(&o.key),
-                    bytes: o.size,
-                    modified_ms: o.modified_ms,
-                });
-                continue;
-            }
             if is_hidden(&o.key) {
                 continue;
             }
@@ -307,18 +261,8 @@ pub async fn status(
     tables.sort_by(|a, b| a.table.cmp(&b.table));
 
     // The layout document, or what the keys say.
-    let layout = match read(sink, &under(prefix, "_layout.json")).await? {
-        Some(bytes) => {
-            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-            Layout {
-                source: "from _layout.json".into(),
-                format: field("format"),
-                compression: field("compression"),
-                partition: field("partition"),
-                partition_time: field("partition_time"),
-            }
-        }
+    let layout = match lake.recorded_layout() {
+        Some(l) => Layout::recorded(&l),
         None => infer_layout(&extensions, partition_kind),
     };
 
@@ -332,7 +276,8 @@ pub async fn status(
         complete: true,
         ..Quarantine::default()
     };
-    let mut q_objects: Vec<ObjectInfo> = objects(sink, &under(prefix, "_quarantine/"))
+    let mut q_objects: Vec<ObjectInfo> = sink
+        .list(keys::QUARANTINE)
         .await?
         .into_iter()
         .filter(|o| !is_hidden(&o.key))
@@ -345,7 +290,7 @@ pub async fn status(
         q_objects.truncate(QUARANTINE_READ_LIMIT);
     }
     for o in &q_objects {
-        let day = partition_of(&rel(&o.key).replacen("_quarantine/", "", 1))
+        let day = partition_of(&o.key.clone().replacen(keys::QUARANTINE, "", 1))
             .map(|p| p.trim_start_matches("dt=").to_string())
             .unwrap_or_else(|| "-".into());
         let reasons = quarantine.by_day.entry(day).or_default();
@@ -362,54 +307,39 @@ pub async fn status(
     }
 
     // The control log (DDL and table announcements), and the recover / redrive history.
-    let control: Vec<ObjectInfo> = objects(sink, &under(prefix, "_control/")).await?;
+    let control: Vec<ObjectInfo> = sink.list(keys::CONTROL).await?;
+    let log = format!("{}dt=", keys::CONTROL);
     let control_log = Totals {
         objects: control
             .iter()
-            .filter(|o| rel(&o.key).starts_with("_control/dt="))
+            .filter(|o| o.key.starts_with(&log))
             .count() as u64,
         bytes: control
             .iter()
-            .filter(|o| rel(&o.key).starts_with("_control/dt="))
+            .filter(|o| o.key.starts_with(&log))
             .map(|o| o.size)
             .sum(),
     };
-    let recover = history(sink, &control, &under(prefix, "_control/recover/"), &rel).await?;
-    let redrive = history(sink, &control, &under(prefix, "_control/redrive/"), &rel).await?;
+    let recover = history(sink, &control, keys::RECOVER_HISTORY).await?;
+    let redrive = history(sink, &control, keys::REDRIVE_MANIFESTS).await?;
 
-    // Temporary files elsewhere (registry, logs), and incomplete multipart uploads on S3.
-    for o in objects(sink, &under(prefix, "_schemas/"))
-        .await?
-        .into_iter()
-        .chain(control)
-    {
-        let name = o.key.rsplit('/').next().unwrap_or("");
-        if is_temp_file_name(name).is_some() {
-            temporary.push(Leftover {
-                key: rel(&o.key),
-                bytes: o.size,
-                modified_ms: o.modified_ms,
-            });
-        }
-    }
+    // Writes that never finished: temporary files (local), incomplete multipart uploads (S3).
     let mut notes = Vec::new();
-    if let AnySink::S3(s) = sink {
+    match sink.leftovers("").await {
+        Ok(found) => temporary.extend(found.into_iter().map(|l| Leftover {
+            key: if l.kind == "temporary file" {
+                l.key
+            } else {
+                format!("{} ({})", l.key, l.kind)
+            },
+            bytes: l.size,
+            modified_ms: l.modified_ms,
+        })),
         // Some S3-compatible servers do not implement ListMultipartUploads (s3s-fs 0.14).
-        match s.list_incomplete_uploads(&base).await {
-            Ok(uploads) => {
-                for (key, initiated) in uploads {
-                    temporary.push(Leftover {
-                        key: format!("{} (incomplete multipart upload)", rel(&key)),
-                        bytes: 0,
-                        modified_ms: initiated,
-                    });
-                }
-            }
-            Err(e) => notes.push(format!(
-                "incomplete multipart uploads not listed: {}",
-                e.message.lines().next().unwrap_or_default()
-            )),
-        }
+        Err(e) => notes.push(format!(
+            "incomplete multipart uploads not listed: {}",
+            e.message.lines().next().unwrap_or_default()
+        )),
     }
     temporary.sort_by(|a, b| a.key.cmp(&b.key));
 
@@ -426,6 +356,19 @@ pub async fn status(
         temporary,
         notes,
     })
+}
+
+impl Layout {
+    /// The layout the lake's document records.
+    fn recorded(l: &LakeLayout) -> Layout {
+        Layout {
+            source: format!("from {}", keys::LAYOUT),
+            format: Some(l.format.to_string()),
+            compression: Some(l.compression.to_string()),
+            partition: Some(l.partition.to_string()),
+            partition_time: Some(l.partition_time.to_string()),
+        }
+    }
 }
 
 fn infer_layout(extensions: &BTreeMap<&'static str, u64>, partition: Option<&str>) -> Layout {
@@ -483,12 +426,11 @@ fn schema_status(r: &Registered, location: &str) -> SchemaStatus {
     }
 }
 
-async fn history(
-    sink: &AnySink,
+async fn history<K: Store>(
+    sink: &K,
     control: &[ObjectInfo],
     key_prefix: &str,
-    rel: &dyn Fn(&str) -> String,
-) -> Result<History, SinkError> {
+) -> Result<History, StoreError> {
     let mut docs: Vec<&ObjectInfo> = control
         .iter()
         .filter(|o| o.key.starts_with(key_prefix) && !is_hidden(&o.key))
@@ -502,7 +444,7 @@ async fn history(
         if let Some(bytes) = read(sink, &o.key).await? {
             let v = serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| serde_json::Value::String("(not JSON)".into()));
-            h.newest.push((rel(&o.key), v));
+            h.newest.push((o.key.clone(), v));
         }
     }
     Ok(h)
@@ -510,7 +452,7 @@ async fn history(
 
 /// Rows by operation and the commit time range of data objects (Parquet: two columns read;
 /// JSON Lines: every line).
-async fn read_rows(sink: &AnySink, keys: &[String]) -> Rows {
+async fn read_rows<K: Store>(sink: &K, keys: &[String]) -> Rows {
     let mut rows = Rows::default();
     for key in keys {
         let Ok(Some(bytes)) = read(sink, key).await else {
@@ -837,15 +779,6 @@ fn table(rows: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
-}
-
-/// The table a folder belongs to, for tests: `schema.table` of a registered document.
-pub fn folder_of(t: &TableId) -> String {
-    format!(
-        "{}/{}/",
-        schema_segment(&t.schema),
-        escape_segment(&t.table)
-    )
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 mod common;
 
 use cdc_sink::config::Config;
-use cdc_sink::sink::local::LocalDir;
+use cdc_sink::store::local::LocalDir;
 use common::*;
 use std::collections::BTreeMap;
 

@@ -8,7 +8,7 @@ use cdc_sink::config::Config;
 use cdc_sink::ingest::registry::SchemaRegistry;
 use cdc_sink::pipeline::write_batch;
 use cdc_sink::sim::generate::{generate, GenOptions};
-use cdc_sink::sink::local::LocalDir;
+use cdc_sink::store::local::LocalDir;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -10,9 +10,9 @@ mod common;
 use bytes::Bytes;
 use cdc_sink::config::Config;
 use cdc_sink::ingest::lambda::Handler;
-use cdc_sink::schema::store::{MemoryStore, Precondition, PutOutcome, SchemaStore};
+use cdc_sink::store::{MemoryStore, Precondition, PutOutcome, Store};
 use cdc_sink::sim::generate::{generate, GenOptions};
-use cdc_sink::sink::{ObjectSink, SinkError};
+use cdc_sink::store::{Store, StoreError};
 use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -27,10 +27,10 @@ struct MemSink {
     budget: AtomicI64,
 }
 
-impl ObjectSink for MemSink {
-    async fn put(&self, key: &str, body: Bytes) -> Result<(), SinkError> {
+impl Store for MemSink {
+    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         if self.budget.fetch_sub(1, Ordering::SeqCst) <= 0 {
-            return Err(SinkError {
+            return Err(StoreError {
                 location: key.into(),
                 message: "injected failure".into(),
             });
@@ -43,8 +43,8 @@ impl ObjectSink for MemSink {
     }
 }
 
-impl SchemaStore for MemSink {
-    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, SinkError> {
+impl Store for MemSink {
+    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
         self.schemas.get(key).await
     }
     async fn put_if(
@@ -52,10 +52,10 @@ impl SchemaStore for MemSink {
         key: &str,
         body: Bytes,
         pre: Precondition,
-    ) -> Result<PutOutcome, SinkError> {
+    ) -> Result<PutOutcome, StoreError> {
         self.schemas.put_if(key, body, pre).await
     }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, SinkError> {
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.schemas.list(prefix).await
     }
 }

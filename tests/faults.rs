@@ -7,7 +7,7 @@ mod common;
 
 use cdc_sink::config::Config;
 use cdc_sink::ingest::lambda::Handler;
-use cdc_sink::sink::s3::{S3Settings, S3Sink};
+use cdc_sink::store::s3::{S3Settings, S3Store};
 use common::proxy::{FaultPlan, Proxy};
 use common::s3::{self, S3Server};
 use common::*;
@@ -35,7 +35,7 @@ async fn every_fault_kind_ends_in_exactly_the_fault_free_output() {
     let reference = Handler::new(
         Config::default(),
         "cdc".into(),
-        S3Sink::from_client(direct.clone(), &S3Settings::new(&clean)),
+        S3Store::from_client(direct.clone(), &S3Settings::new(&clean)),
     );
     for e in &events {
         assert!(reference
@@ -125,7 +125,7 @@ async fn every_fault_kind_ends_in_exactly_the_fault_free_output() {
         let h = Handler::new(
             Config::default(),
             "cdc".into(),
-            S3Sink::from_client(client, &S3Settings::new(&bucket)),
+            S3Store::from_client(client, &S3Settings::new(&bucket)),
         );
         let mut redelivered = 0;
         for e in &events {

@@ -20,7 +20,7 @@ use cdc_sink::config::{Compression, Config, Format, Partitioning};
 use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::ingest::registry::list_registered;
 use cdc_sink::sim::generate::{generate, GenOptions, Workload};
-use cdc_sink::sink::local::LocalDir;
+use cdc_sink::store::local::LocalDir;
 use common::*;
 use serde_json::{json, Value};
 use std::path::Path;

@@ -11,9 +11,9 @@ use cdc_sink::config::{Compression, Config, Format, Partitioning};
 use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::ingest::registry::list_registered;
 use cdc_sink::sim::generate::{generate, GenOptions, Workload};
-use cdc_sink::sink::local::LocalDir;
-use cdc_sink::sink::s3::{S3Settings, S3Sink};
-use cdc_sink::sink::ObjectSink;
+use cdc_sink::store::local::LocalDir;
+use cdc_sink::store::s3::{S3Settings, S3Store};
+use cdc_sink::store::Store;
 use common::s3::{self, S3Server};
 use common::*;
 use serde_json::{json, Value};
@@ -203,7 +203,7 @@ async fn views_give_the_true_final_state_read_back_from_s3() {
         let h = Handler::new(
             Config::default(),
             "cdc".into(),
-            S3Sink::from_client(c.clone(), &S3Settings::new(&bucket)),
+            S3Store::from_client(c.clone(), &S3Settings::new(&bucket)),
         );
         let mut r = Lcg(seed);
         for e in interleave(&w, &mut r) {

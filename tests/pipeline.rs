@@ -6,7 +6,7 @@ mod common;
 use arrow::datatypes::{DataType, TimeUnit};
 use cdc_sink::config::{Compression, Config, Format, PartitionTime, Partitioning};
 use cdc_sink::pipeline::{write_batch, ObjectKind};
-use cdc_sink::sink::local::LocalDir;
+use cdc_sink::store::local::LocalDir;
 use common::*;
 use serde_json::json;
 use std::collections::BTreeSet;

@@ -13,7 +13,7 @@ use cdc_sink::ingest::registry::{list_registered, SchemaRegistry};
 use cdc_sink::pipeline::write_batch;
 use cdc_sink::schema::registry::Registered;
 use cdc_sink::sim::generate::{generate, GenOptions};
-use cdc_sink::sink::local::LocalDir;
+use cdc_sink::store::local::LocalDir;
 use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -321,9 +321,9 @@ async fn tables_whose_escaped_name_starts_with_a_dot_are_listed() {
     let c = common::s3::client(&server.endpoint);
     let bucket = common::s3::unique_bucket("dotnames");
     common::s3::create_bucket(&c, &bucket).await;
-    let s3 = cdc_sink::sink::s3::S3Sink::from_client(
+    let s3 = cdc_sink::store::s3::S3Store::from_client(
         c.clone(),
-        &cdc_sink::sink::s3::S3Settings::new(&bucket),
+        &cdc_sink::store::s3::S3Settings::new(&bucket),
     );
     let reg = SchemaRegistry::new("cdc", Duration::ZERO);
     for e in edge_events() {
@@ -401,7 +401,7 @@ fn typed_columns(d: &Registered) -> Vec<(String, String)> {
         .iter()
         .map(|c| (c.name.clone(), c.ty.clone()))
         .chain(
-            cdc_sink::pipeline::columns::LINEAGE
+            cdc_sink::lake::lineage::LINEAGE
                 .iter()
                 .map(|(n, t)| (n.to_string(), t.athena())),
         )

@@ -7,7 +7,7 @@ mod common;
 
 use cdc_sink::config::Config;
 use cdc_sink::ingest::lambda::Handler;
-use cdc_sink::sink::s3::{S3Settings, S3Sink};
+use cdc_sink::store::s3::{S3Settings, S3Store};
 use common::proxy::{FaultPlan, Proxy};
 use common::s3::{self, S3Server};
 use common::streams::{self, Rec};
@@ -86,11 +86,11 @@ impl Env {
         (arn, recs)
     }
 
-    fn handler(&self, bucket: &str) -> Handler<S3Sink> {
+    fn handler(&self, bucket: &str) -> Handler<S3Store> {
         Handler::new(
             Config::default(),
             "cdc".into(),
-            S3Sink::from_client(self.c.clone(), &S3Settings::new(bucket)),
+            S3Store::from_client(self.c.clone(), &S3Settings::new(bucket)),
         )
     }
 
@@ -237,7 +237,7 @@ async fn s3_faults_until_retries_run_out_then_recover_from_the_queue() {
     let outage = Handler::new(
         Config::default(),
         "cdc".into(),
-        S3Sink::from_client(
+        S3Store::from_client(
             s3::client_with(&proxy.endpoint, s3::SECRET_KEY, 2, Duration::from_secs(5)),
             &S3Settings::new(&bucket),
         ),
@@ -328,7 +328,7 @@ async fn recover_twice_and_after_a_partial_write_from_a_file() {
             let (batch, _) = h.registry.build(&h.sink, e, &h.config).await.unwrap();
             assert!(batch.objects.len() >= 2);
             for o in &batch.objects[..batch.objects.len() / 2] {
-                cdc_sink::sink::ObjectSink::put(&h.sink, &o.key, o.body.clone())
+                cdc_sink::store::Store::put(&h.sink, &o.key, o.body.clone())
                     .await
                     .unwrap();
             }

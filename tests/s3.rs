@@ -6,9 +6,9 @@ mod common;
 
 use cdc_sink::config::Config;
 use cdc_sink::ingest::lambda::Handler;
-use cdc_sink::sink::local::LocalDir;
-use cdc_sink::sink::s3::{S3Settings, S3Sink};
-use cdc_sink::sink::ObjectSink;
+use cdc_sink::store::local::LocalDir;
+use cdc_sink::store::s3::{S3Settings, S3Store};
+use cdc_sink::store::Store;
 use common::s3::{self, S3Server};
 use common::*;
 use std::collections::BTreeMap;
@@ -46,8 +46,8 @@ fn local_contents(dir: &std::path::Path) -> BTreeMap<String, Rows> {
         .collect()
 }
 
-fn sink(c: &aws_sdk_s3::Client, bucket: &str) -> S3Sink {
-    S3Sink::from_client(c.clone(), &S3Settings::new(bucket))
+fn sink(c: &aws_sdk_s3::Client, bucket: &str) -> S3Store {
+    S3Store::from_client(c.clone(), &S3Settings::new(bucket))
 }
 
 #[tokio::test]
@@ -107,7 +107,7 @@ async fn large_objects_use_multipart_upload() {
     s3::create_bucket(&c, &bucket).await;
     let mut settings = S3Settings::new(&bucket);
     settings.multipart_threshold = 5 * 1024 * 1024;
-    let sink = S3Sink::from_client(c.clone(), &settings);
+    let sink = S3Store::from_client(c.clone(), &settings);
     let body: Vec<u8> = (0..12 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
@@ -129,7 +129,7 @@ async fn large_objects_use_multipart_upload() {
     );
 }
 
-fn handler(c: &aws_sdk_s3::Client, bucket: &str) -> Handler<S3Sink> {
+fn handler(c: &aws_sdk_s3::Client, bucket: &str) -> Handler<S3Store> {
     Handler::new(Config::default(), "cdc".into(), sink(c, bucket))
 }
 

@@ -10,9 +10,9 @@ use cdc_sink::ingest::registry::SchemaRegistry;
 use cdc_sink::model::change::TableId;
 use cdc_sink::pipeline::ObjectKind;
 use cdc_sink::schema::registry::{evolve, key, Registered};
-use cdc_sink::schema::store::SchemaStore;
+use cdc_sink::store::Store;
 use cdc_sink::schema::{Column, ColumnType, TableSchema, TypeSource};
-use cdc_sink::sink::s3::{S3Settings, S3Sink};
+use cdc_sink::store::s3::{S3Settings, S3Store};
 use common::s3::{self, S3Server};
 use common::*;
 use serde_json::json;
@@ -451,7 +451,7 @@ async fn conditional_writes_refuse_stale_versions(endpoint: &str) {
     let c = s3::client(endpoint);
     let bucket = s3::unique_bucket("registry");
     s3::create_bucket(&c, &bucket).await;
-    let sink = S3Sink::from_client(c.clone(), &S3Settings::new(&bucket));
+    let sink = S3Store::from_client(c.clone(), &S3Settings::new(&bucket));
     let t = TableId::new("public", "shared");
 
     // Deterministic: two writers read the same (absent) version; the second write must lose.
@@ -477,7 +477,7 @@ async fn conditional_writes_refuse_stale_versions(endpoint: &str) {
         !a.publish(&sink, &va_stale).await.unwrap(),
         "If-Match on a stale ETag is refused"
     );
-    let (bytes, _) = SchemaStore::get(&sink, &key("cdc", &t))
+    let (bytes, _) = Store::get(&sink, &key("cdc", &t))
         .await
         .unwrap()
         .unwrap();
@@ -503,7 +503,7 @@ async fn concurrent_registry_writers_lose_no_update() {
     let c = s3::client(&server.endpoint);
     let bucket = s3::unique_bucket("concurrent");
     s3::create_bucket(&c, &bucket).await;
-    let sink = S3Sink::from_client(c.clone(), &S3Settings::new(&bucket));
+    let sink = S3Store::from_client(c.clone(), &S3Settings::new(&bucket));
     let t = TableId::new("public", "shared");
 
     // 8 writers (like Lambdas on 8 shards) each add their own column at once.
@@ -552,7 +552,7 @@ async fn concurrent_registry_writers_lose_no_update() {
         conflicts += c;
         retries += r;
     }
-    let (bytes, _) = SchemaStore::get(&sink, &key("cdc", &t))
+    let (bytes, _) = Store::get(&sink, &key("cdc", &t))
         .await
         .unwrap()
         .unwrap();

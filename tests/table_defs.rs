@@ -13,7 +13,7 @@ use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::schema::registry::Registered;
 use cdc_sink::schema::TypeSource;
 use cdc_sink::sim::generate::{generate, GenOptions, Workload};
-use cdc_sink::sink::local::LocalDir;
+use cdc_sink::store::local::LocalDir;
 use common::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};

@@ -146,7 +146,7 @@ pub fn sync_statements(tables: &[TableDdl], o: &DdlOptions, catalog: &Catalog) -
                     .filter(|(n, _)| n != super::state::DELETED)
                     .collect();
                 // The external table has every lineage column, not only the state's.
-                for (n, ty) in crate::pipeline::columns::LINEAGE {
+                for (n, ty) in crate::lake::lineage::LINEAGE {
                     if !want.iter().any(|(w, _)| w == n) {
                         want.push((n.to_string(), ty.athena()));
                     }

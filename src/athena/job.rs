@@ -4,10 +4,11 @@
 
 use super::runner::{self, ObjectReport, Runner, RunnerSettings, SyncPlan};
 use super::{ddl_with_tail, DdlOptions, Window, DEFAULT_TAIL_DAYS};
-use crate::config::{env, Config};
+use crate::config::{non_empty, prefix_from_lookup, Config, ConfigError, ConfigErrors, Errors};
 use crate::ingest::registry::list_registered;
-use crate::lake::keys::normalise_prefix;
-use crate::sink::s3::{S3Settings, S3Sink};
+use crate::lake::Lake;
+use crate::store::s3::S3Settings;
+use crate::store::Store;
 use serde::Deserialize;
 
 /// Environment variables of the job (besides the lake's `CDC_BUCKET`, `CDC_PREFIX`,
@@ -52,25 +53,50 @@ pub struct JobSettings {
 }
 
 impl JobSettings {
-    /// From environment variables, with errors that name the variable.
+    /// From environment variables, through the same collector as the ingest Lambda: every bad
+    /// variable is reported at once, one line each, by name.
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<JobSettings, String> {
-        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
-        let days = |k: &str, default: Option<u32>| -> Result<Option<u32>, String> {
-            match get(k) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse::<u32>()
-                    .map(Some)
-                    .map_err(|_| format!("{k}={v:?}: accepted: a whole number of days")),
-            }
+        let get = |k: &str| non_empty(lookup, k);
+        let mut errs = Errors::default();
+        let mut days = |k: &str, default: Option<u32>| -> Option<u32> {
+            let v = get(k)?;
+            let parsed = v.trim().parse::<u32>().map_err(|_| ConfigError {
+                name: k.to_string(),
+                value: v.clone(),
+                why: "accepted: a whole number of days".into(),
+            });
+            errs.take(parsed.map(Some), default)
         };
-        let prefix = normalise_prefix(&get(env::PREFIX).unwrap_or_else(|| "cdc".into()))
-            .map_err(|e| format!("{}: {e}", env::PREFIX))?;
-        let s = JobSettings {
-            bucket: S3Settings::from_lookup(lookup, None).map_err(|e| e.to_string())?,
+        let lookback_days = days(vars::LOOKBACK_DAYS, Some(2)).unwrap_or(2);
+        let tail_days = days(vars::TAIL_DAYS, Some(DEFAULT_TAIL_DAYS)).unwrap_or(DEFAULT_TAIL_DAYS);
+        let purge_days = days(vars::PURGE_DAYS, None);
+        let prefix = errs.take(prefix_from_lookup(lookup).map(Some), None);
+        let bucket = S3Settings::from_lookup(lookup, None)
+            .map_err(|e| errs.0.extend(e.0))
+            .ok();
+        let config = Config::from_lookup(lookup)
+            .map_err(|e| errs.0.extend(e.0))
+            .ok();
+        if let Some(p) = purge_days {
+            if p <= lookback_days.max(tail_days) + 1 {
+                errs.0.push(ConfigError {
+                    name: vars::PURGE_DAYS.into(),
+                    value: p.to_string(),
+                    why: format!(
+                        "must exceed {} and {} by more than a day, or a purged key could come back",
+                        vars::LOOKBACK_DAYS,
+                        vars::TAIL_DAYS
+                    ),
+                });
+            }
+        }
+        let (Some(prefix), Some(bucket), Some(config)) = (prefix, bucket, config) else {
+            return Err(ConfigErrors(errs.0).to_string());
+        };
+        errs.finish(JobSettings {
+            bucket,
             prefix,
-            config: Config::from_lookup(lookup).map_err(|e| e.to_string())?,
+            config,
             database: get(vars::DATABASE).unwrap_or_else(|| "cdc_lake".into()),
             runner: RunnerSettings {
                 workgroup: get(vars::WORKGROUP).unwrap_or_else(|| "primary".into()),
@@ -79,21 +105,11 @@ impl JobSettings {
                 timeout: std::time::Duration::from_secs(780),
                 ..Default::default()
             },
-            lookback_days: days(vars::LOOKBACK_DAYS, Some(2))?.unwrap_or(2),
-            tail_days: days(vars::TAIL_DAYS, Some(DEFAULT_TAIL_DAYS))?.unwrap_or(DEFAULT_TAIL_DAYS),
-            purge_days: days(vars::PURGE_DAYS, None)?,
-        };
-        if let Some(p) = s.purge_days {
-            if p <= s.lookback_days.max(s.tail_days) + 1 {
-                return Err(format!(
-                    "{}={p}: must exceed {} and {} by more than a day, or a purged key could come back",
-                    vars::PURGE_DAYS,
-                    vars::LOOKBACK_DAYS,
-                    vars::TAIL_DAYS
-                ));
-            }
-        }
-        Ok(s)
+            lookback_days,
+            tail_days,
+            purge_days,
+        })
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -117,33 +133,25 @@ pub fn plan(s: &JobSettings, action: Action, today: i64) -> SyncPlan {
     }
 }
 
-/// Runs one action: reads the registry, then syncs the catalog and the state tables.
-pub async fn run(
+/// Runs one action on `lake` (opened for reading: its recorded layout wins over the
+/// environment's): reads the registry, then syncs the catalog and the state tables.
+pub async fn run<K: Store>(
     s: &JobSettings,
-    sink: &S3Sink,
+    lake: &Lake<K>,
     athena: &Runner,
     action: Action,
     today: i64,
 ) -> Result<Vec<ObjectReport>, String> {
-    let docs = list_registered(sink, &s.prefix)
+    let docs = list_registered(lake.store())
         .await
         .map_err(|e| e.to_string())?;
-    // The lake's own layout wins over the environment.
     let mut config = s.config.clone();
-    if let Some(layout) = crate::lake::layout::read(sink, &s.prefix)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    if let Some(layout) = lake.recorded_layout() {
         layout.apply(&mut config);
     }
-    let location = if s.prefix.is_empty() {
-        format!("s3://{}", s.bucket.bucket)
-    } else {
-        format!("s3://{}/{}", s.bucket.bucket, s.prefix)
-    };
     let o = DdlOptions {
         database: s.database.clone(),
-        location,
+        location: lake.location(),
         format: config.format,
         compression: config.compression,
         partition: config.partition,

@@ -7,7 +7,7 @@ use crate::schema::registry::Registered;
 use crate::schema::{ColumnType, TableSchema};
 
 fn lineage_hive() -> Vec<(&'static str, &'static str)> {
-    crate::pipeline::columns::LINEAGE
+    crate::lake::lineage::LINEAGE
         .iter()
         .map(|(n, t)| {
             (

@@ -5,7 +5,8 @@
 
 use cdc_sink::athena::job::{self, Input, JobSettings};
 use cdc_sink::athena::runner::Runner;
-use cdc_sink::sink::s3::S3Sink;
+use cdc_sink::lake::Lake;
+use cdc_sink::store::s3::S3Store;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -24,7 +25,7 @@ async fn main() -> Result<(), Error> {
         tracing::error!(error = %e, "configuration is invalid; fix the function's environment variables");
         e
     })?;
-    let sink = S3Sink::connect(&settings.bucket).await;
+    let sink = S3Store::connect(&settings.bucket).await;
     let athena = Runner::from_env(&settings.database, settings.runner.clone()).await;
     let (settings, sink, athena) = (&settings, &sink, &athena);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Input>| async move {
@@ -33,7 +34,9 @@ async fn main() -> Result<(), Error> {
             .map(|d| d.as_secs() as i64 / 86_400)
             .unwrap_or(0);
         let action = event.payload.action;
-        let reports = job::run(settings, sink, athena, action, today).await?;
+        // Read per invocation: the first writer may record the lake's layout after this cold start.
+        let lake = Lake::open_for_read(sink, &settings.prefix).await?;
+        let reports = job::run(settings, &lake, athena, action, today).await?;
         let mut failed = 0;
         for r in &reports {
             failed += r.error.is_some() as usize;

@@ -3,46 +3,37 @@
 //! the on-failure SQS queue instead, it recovers the discarded batches (`cdc-sink recover`).
 
 use aws_lambda_events::streams::KinesisEventResponse;
-use cdc_sink::config::{env, non_empty, Config, ConfigError, ConfigErrors};
+use cdc_sink::config::{env, non_empty, prefix_from_lookup, Config, ConfigErrors};
 use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::ingest::metrics;
-use cdc_sink::lake::keys::{normalise_prefix, DEFAULT_PREFIX};
+use cdc_sink::lake::LakeError;
 use cdc_sink::pipeline::PipelineError;
 use cdc_sink::repair::recover::{self, Recoverer};
-use cdc_sink::sink::s3::{S3Settings, S3Sink};
+use cdc_sink::store::s3::{S3Settings, S3Store};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::value::RawValue;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Reads every setting and reports every bad one at once (one line each), so a deployment is
 /// fixed in one round.
-async fn init() -> Result<Handler<S3Sink>, String> {
+async fn init() -> Result<Handler<S3Store>, String> {
     let lookup = |k: &str| std::env::var(k).ok();
     let mut errors = Vec::new();
     let config = Config::from_env().map_err(|e| errors.extend(e.0)).ok();
     let s3 = S3Settings::from_lookup(&lookup, None)
         .map_err(|e| errors.extend(e.0))
         .ok();
-    let prefix_raw = non_empty(&lookup, env::PREFIX).unwrap_or_else(|| DEFAULT_PREFIX.into());
-    let prefix = normalise_prefix(&prefix_raw)
-        .map_err(|why| {
-            errors.push(ConfigError {
-                name: env::PREFIX.into(),
-                value: prefix_raw.clone(),
-                why,
-            })
-        })
-        .ok();
+    let prefix = prefix_from_lookup(&lookup).map_err(|e| errors.push(e)).ok();
     let (Some(config), Some(s3), Some(prefix)) = (config, s3, prefix) else {
         return Err(ConfigErrors(errors).to_string());
     };
-    let sink = S3Sink::connect(&s3).await;
+    let store = S3Store::connect(&s3).await;
     tracing::info!(bucket = %s3.bucket, prefix = %prefix, format = %config.format, compression = %config.compression,
         partition = %config.partition, partition_time = %config.partition_time, "cdc-sink initialised");
-    let handler = Handler::new(config, prefix, sink);
+    let handler = Handler::new(config, &prefix, store);
     // A lake laid out differently refuses this function before its first event.
     if let Err(e) = handler.check_layout().await {
-        if matches!(e, cdc_sink::lake::layout::LayoutError::Mismatch { .. }) {
+        if matches!(e, LakeError::Mismatch { .. }) {
             return Err(e.to_string());
         }
         tracing::warn!(error = %e, "could not read the lake's layout document; it is checked again before the first write");
@@ -158,7 +149,7 @@ async fn main() -> Result<(), Error> {
             let payload = event.payload.get().as_bytes();
             // The recovery function: the same binary on the on-failure SQS queue.
             if let Some(messages) = recover::lambda::sqs_messages(payload) {
-                let r = Recoverer::new(&handler.sink, &handler.config, &handler.prefix, false);
+                let r = Recoverer::new(&handler.lake, &handler.config, false);
                 let (response, summary) = recover::lambda::handle_sqs(&r, &messages).await;
                 tracing::info!(
                     records = summary.records,

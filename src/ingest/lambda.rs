@@ -14,15 +14,14 @@
 //! source mapping's retries.
 
 use crate::config::Config;
+use crate::model::time::now_us;
 use crate::ingest::metrics::Invocation;
 use crate::ingest::registry::{Built, RegistryError, SchemaRegistry, SchemaReport};
-use crate::lake::layout::{self, LayoutError};
-use crate::pipeline::{write_batch, Batch, PipelineError};
-use crate::schema::store::SchemaStore;
-use crate::sink::ObjectSink;
+use crate::lake::{Lake, LakeError, Layout};
+use crate::pipeline::{Batch, PipelineError};
+use crate::store::Store;
 use aws_lambda_events::streams::KinesisEventResponse;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Time kept free before the function's deadline: a waiting batch stops waiting when less than
 /// this remains, so that it can still be encoded and written.
@@ -33,21 +32,10 @@ const WAIT_POLL: Duration = Duration::from_millis(500);
 /// Everything an invocation needs, built once at cold start.
 pub struct Handler<K> {
     pub config: Config,
-    /// Key prefix of every object (normalised, may be empty).
-    pub prefix: String,
-    /// Where data objects and registry documents go.
-    pub sink: K,
+    /// The lake: data objects and registry documents, behind the layout guard.
+    pub lake: Lake<K>,
     /// Registered table schemas, cached while the Lambda is warm.
     pub registry: SchemaRegistry,
-    /// Set once the lake's layout document matched this configuration (or was written).
-    layout_checked: AtomicBool,
-}
-
-fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }
 
 fn first_seq(event: &[u8]) -> String {
@@ -57,38 +45,23 @@ fn first_seq(event: &[u8]) -> String {
         .unwrap_or_default()
 }
 
-impl<K: ObjectSink + SchemaStore> Handler<K> {
-    pub fn new(config: Config, prefix: String, sink: K) -> Handler<K> {
-        let registry = SchemaRegistry::new(&prefix, config.schema_refresh);
+impl<K: Store> Handler<K> {
+    /// Builds the handler without I/O: the layout guard runs at [`Handler::check_layout`] (cold
+    /// start) and again before the first write.
+    pub fn new(config: Config, prefix: &str, store: K) -> Handler<K> {
+        let registry = SchemaRegistry::new(config.schema_refresh);
+        let lake = Lake::for_writer(store, prefix, Layout::of(&config));
         Handler {
             config,
-            prefix,
-            sink,
+            lake,
             registry,
-            layout_checked: AtomicBool::new(false),
         }
     }
 
     /// Compares this configuration with the lake's recorded layout, if it has one, without
     /// writing (the Lambda's cold start: a mismatch fails the init with a message to act on).
-    pub async fn check_layout(&self) -> Result<(), LayoutError> {
-        if let Some(lake) = layout::read(&self.sink, &self.prefix).await? {
-            let location = self.sink.location(&self.prefix);
-            layout::check(&lake, &layout::Layout::of(&self.config), &location)?;
-        }
-        Ok(())
-    }
-
-    /// Records the layout at the first write, or checks it against the lake's (once per warm
-    /// handler).
-    async fn ensure_layout(&self) -> Result<(), LayoutError> {
-        if self.layout_checked.load(Ordering::Relaxed) {
-            return Ok(());
-        }
-        let location = self.sink.location(&self.prefix);
-        layout::ensure(&self.sink, &self.prefix, &self.config, &location).await?;
-        self.layout_checked.store(true, Ordering::Relaxed);
-        Ok(())
+    pub async fn check_layout(&self) -> Result<(), LakeError> {
+        self.lake.check().await
     }
 
     /// Builds the batch, waiting for the declaration of tables nobody declared yet (see the
@@ -106,7 +79,7 @@ impl<K: ObjectSink + SchemaStore> Handler<K> {
             let infer = bound.is_zero();
             let (tables, oldest_arrival_us) = match self
                 .registry
-                .build_with(&self.sink, event, &self.config, infer)
+                .build_with(self.lake.store(), event, &self.config, infer)
                 .await?
             {
                 Built::Ready(batch, report) => break Some((batch, report)),
@@ -135,7 +108,7 @@ impl<K: ObjectSink + SchemaStore> Handler<K> {
                 }
                 let pause = Duration::from_micros((until - now) as u64).min(WAIT_POLL);
                 tokio::time::sleep(pause).await;
-                if self.registry.refresh(&self.sink, &tables).await? {
+                if self.registry.refresh(self.lake.store(), &tables).await? {
                     continue 'build;
                 }
             }
@@ -145,7 +118,7 @@ impl<K: ObjectSink + SchemaStore> Handler<K> {
         }
         match outcome {
             Some(done) => Ok(done),
-            None => self.registry.build(&self.sink, event, &self.config).await,
+            None => self.registry.build(self.lake.store(), event, &self.config).await,
         }
     }
 
@@ -168,7 +141,7 @@ impl<K: ObjectSink + SchemaStore> Handler<K> {
         let start = Instant::now();
         let mut response = KinesisEventResponse::default();
         let mut inv = Invocation::default();
-        if let Err(e) = self.ensure_layout().await {
+        if let Err(e) = self.lake.check().await {
             // A configuration problem (or S3 failing): nothing is written, the batch is retried.
             tracing::error!(error = %e, "reporting the whole batch for retry");
             response.add_failure(first_seq(event));
@@ -189,7 +162,7 @@ impl<K: ObjectSink + SchemaStore> Handler<K> {
                 for note in &report.notes {
                     tracing::warn!(note = %note, "table-def type kept as string");
                 }
-                if let Err(e) = write_batch(&batch, &self.sink).await {
+                if let Err(e) = self.lake.put_objects(batch.puts()).await {
                     tracing::error!(error = %e, first_seq = batch.first_seq.as_deref().unwrap_or(""), "write failed after retries; reporting the whole batch for retry");
                     response.add_failure(batch.first_seq.clone().unwrap_or_default());
                     inv.failed = true;

@@ -6,10 +6,10 @@
 use crate::config::Config;
 use crate::model::change::TableId;
 use crate::pipeline::{build_batch, Batch, PipelineError};
-use crate::schema::registry::{self, evolve, Registered};
-use crate::schema::store::SchemaStore;
+use crate::lake::keys;
+use crate::schema::registry::{evolve, Registered};
 use crate::schema::{SchemaSource, TableSchema};
-use crate::sink::{Precondition, PutOutcome, SinkError};
+use crate::store::{Precondition, PutOutcome, Store, StoreError};
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -24,11 +24,14 @@ pub enum RegistryError {
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
     #[error("schema registry: {0}")]
-    Store(#[from] SinkError),
+    Store(#[from] StoreError),
     #[error("schema registry document {key} is unreadable ({why}); fix it with `cdc-sink schema set` or delete it")]
     Corrupt { key: String, why: String },
-    #[error("schema registry: still conflicting with other writers after {MAX_ROUNDS} rounds")]
+    #[error("schema registry: still conflicting with other writers after {MAX_ROUNDS} rounds; try again")]
     Contention,
+    /// The change cannot be made (e.g. the table is not registered).
+    #[error("{0}")]
+    Refused(String),
 }
 
 #[derive(Clone)]
@@ -39,8 +42,25 @@ struct Cached {
     fetched: Instant,
 }
 
-/// The registered schemas a batch is built with (a snapshot of the cache).
-struct Snapshot(HashMap<TableId, Arc<TableSchema>>);
+/// Registered schemas as of one moment: what a batch is built with (a snapshot of the cache,
+/// or of the whole registry for a dry run and for redrive).
+pub struct Snapshot(HashMap<TableId, Arc<TableSchema>>);
+
+impl Snapshot {
+    /// Every registered table's schema, read once.
+    pub async fn load<St: Store>(store: &St) -> Result<Snapshot, RegistryError> {
+        let mut map = HashMap::new();
+        for doc in list_registered(store).await? {
+            let id = doc.id();
+            let schema = doc.to_schema().map_err(|why| RegistryError::Corrupt {
+                key: store.location(&keys::registry_key(&id)),
+                why,
+            })?;
+            map.insert(id, Arc::new(schema));
+        }
+        Ok(Snapshot(map))
+    }
+}
 
 impl SchemaSource for Snapshot {
     fn lookup(&self, table: &TableId) -> Option<Arc<TableSchema>> {
@@ -50,7 +70,6 @@ impl SchemaSource for Snapshot {
 
 /// A cache of registry documents, kept per warm Lambda (or per CLI run).
 pub struct SchemaRegistry {
-    prefix: String,
     /// Entries older than this are re-read before use, to notice other writers' changes.
     refresh_after: Duration,
     cache: Mutex<HashMap<TableId, Cached>>,
@@ -83,9 +102,9 @@ pub struct SchemaReport {
 }
 
 impl SchemaRegistry {
-    pub fn new(prefix: &str, refresh_after: Duration) -> SchemaRegistry {
+    /// An empty cache; entries older than `refresh_after` are re-read before use.
+    pub fn new(refresh_after: Duration) -> SchemaRegistry {
         SchemaRegistry {
-            prefix: prefix.to_string(),
             refresh_after,
             cache: Mutex::new(HashMap::new()),
         }
@@ -105,9 +124,10 @@ impl SchemaRegistry {
     }
 
     /// Reads a table's document into the cache; true when it differs from what was cached.
-    async fn fetch<St: SchemaStore>(&self, store: &St, t: &TableId) -> Result<bool, RegistryError> {
-        let key = registry::key(&self.prefix, t);
+    async fn fetch<St: Store>(&self, store: &St, t: &TableId) -> Result<bool, RegistryError> {
+        let key = keys::registry_key(t);
         let got = store.get(&key).await?;
+        let key = store.location(&key);
         let (doc, etag) = match got {
             Some((bytes, etag)) => {
                 let doc = Registered::from_json(&bytes).map_err(|why| RegistryError::Corrupt {
@@ -142,7 +162,7 @@ impl SchemaRegistry {
     }
 
     /// The registered document of a table, read through the cache.
-    pub async fn get<St: SchemaStore>(
+    pub async fn get<St: Store>(
         &self,
         store: &St,
         t: &TableId,
@@ -153,13 +173,13 @@ impl SchemaRegistry {
 
     /// Writes a new version of a document if nobody else changed it since it was read.
     /// Returns false on conflict (the cache then holds the other writer's version).
-    pub async fn publish<St: SchemaStore>(
+    pub async fn publish<St: Store>(
         &self,
         store: &St,
         doc: &Registered,
     ) -> Result<bool, RegistryError> {
         let t = doc.id();
-        let key = registry::key(&self.prefix, &t);
+        let key = keys::registry_key(&t);
         let pre = match self.cache().get(&t).and_then(|c| c.etag.clone()) {
             Some(etag) => Precondition::Match(etag),
             None => Precondition::Absent,
@@ -168,7 +188,10 @@ impl SchemaRegistry {
             PutOutcome::Written { etag } => {
                 let schema = doc
                     .to_schema()
-                    .map_err(|why| RegistryError::Corrupt { key, why })?;
+                    .map_err(|why| RegistryError::Corrupt {
+                        key: store.location(&key),
+                        why,
+                    })?;
                 self.cache().insert(
                     t,
                     Cached {
@@ -189,7 +212,7 @@ impl SchemaRegistry {
 
     /// Builds an event's batch with registered schemas, evolving the registry first if the
     /// event brings new columns or table definitions. Tables nobody declared are inferred.
-    pub async fn build<St: SchemaStore>(
+    pub async fn build<St: Store>(
         &self,
         store: &St,
         event: &[u8],
@@ -203,7 +226,7 @@ impl SchemaRegistry {
 
     /// Re-reads the given tables' documents (a waiting batch looks for declarations that other
     /// writers published meanwhile); true when at least one of them is registered now.
-    pub async fn refresh<St: SchemaStore>(
+    pub async fn refresh<St: Store>(
         &self,
         store: &St,
         tables: &[TableId],
@@ -220,7 +243,7 @@ impl SchemaRegistry {
     /// Like [`Self::build`], but with `infer_new == false` a batch holding rows of a table that
     /// has no registered schema (and no table-def in the batch) is not built: the registry is
     /// left untouched and the tables are returned, so the caller can wait for their declaration.
-    pub async fn build_with<St: SchemaStore>(
+    pub async fn build_with<St: Store>(
         &self,
         store: &St,
         event: &[u8],
@@ -229,7 +252,7 @@ impl SchemaRegistry {
     ) -> Result<Built, RegistryError> {
         let mut report = SchemaReport::default();
         for round in 0..MAX_ROUNDS {
-            let batch = build_batch(event, cfg, &self.prefix, &self.snapshot())?;
+            let batch = build_batch(event, cfg, &self.snapshot())?;
             let touched: BTreeSet<TableId> = batch
                 .tables
                 .iter()
@@ -297,16 +320,9 @@ impl SchemaRegistry {
                                 .push(format!("{t} v{}: {change}", next.version));
                         }
                     } else {
-                        // Another writer got there first; spread racing writers out a little.
+                        // Another writer got there first.
                         report.conflicts += 1;
-                        let jitter = std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .map(|d| u64::from(d.subsec_nanos() % 5))
-                            .unwrap_or(0);
-                        tokio::time::sleep(Duration::from_millis(
-                            2 * u64::from(report.conflicts) + jitter,
-                        ))
-                        .await;
+                        backoff(report.conflicts).await;
                     }
                     rebuild = true;
                 }
@@ -324,31 +340,64 @@ impl SchemaRegistry {
     }
 }
 
-/// Every registered table under `prefix`, in key order.
-pub async fn list_registered<St: SchemaStore>(
-    store: &St,
-    prefix: &str,
-) -> Result<Vec<Registered>, RegistryError> {
-    let root = if prefix.is_empty() {
-        "_schemas/".to_string()
-    } else {
-        format!("{prefix}/_schemas/")
-    };
+/// Every registered table of a lake, in key order.
+pub async fn list_registered<St: Store>(store: &St) -> Result<Vec<Registered>, RegistryError> {
     let mut docs = Vec::new();
-    for key in store.list(&root).await? {
-        if !key.ends_with(".json") {
+    for o in store.list(keys::SCHEMAS).await? {
+        if !o.key.ends_with(".json") {
             continue;
         }
-        if let Some((bytes, _)) = store.get(&key).await? {
+        if let Some((bytes, _)) = store.get(&o.key).await? {
             docs.push(
                 Registered::from_json(&bytes).map_err(|why| RegistryError::Corrupt {
-                    key: key.clone(),
+                    key: store.location(&o.key),
                     why,
                 })?,
             );
         }
     }
     Ok(docs)
+}
+
+/// What [`update`] did.
+#[derive(Debug, Clone)]
+pub enum Updated {
+    /// The new version was published.
+    Published(Registered),
+    /// Nothing to change: the document as it is (`None`: not registered).
+    Unchanged(Option<Registered>),
+}
+
+/// The one optimistic update of a registry document: read it, let `change` compute the next
+/// version (`None`: nothing to change), publish it with a conditional write, and on a conflict
+/// re-read and try again, backing off a little, at most [`MAX_ROUNDS`] times. `cdc-sink schema
+/// set`, `schema import` and the ingest loop's publish all go through this policy.
+pub async fn update<St: Store>(
+    registry: &SchemaRegistry,
+    store: &St,
+    table: &TableId,
+    mut change: impl FnMut(Option<&Registered>) -> Result<Option<Registered>, RegistryError>,
+) -> Result<Updated, RegistryError> {
+    for conflicts in 0..MAX_ROUNDS as u32 {
+        let current = registry.get(store, table).await?;
+        let Some(next) = change(current.as_ref())? else {
+            return Ok(Updated::Unchanged(current));
+        };
+        if registry.publish(store, &next).await? {
+            return Ok(Updated::Published(next));
+        }
+        backoff(conflicts + 1).await;
+    }
+    Err(RegistryError::Contention)
+}
+
+/// After the `n`th lost conditional write: spread racing writers out a little.
+async fn backoff(n: u32) {
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos() % 5))
+        .unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(2 * u64::from(n) + jitter)).await;
 }
 
 impl SchemaRegistry {

@@ -8,10 +8,9 @@
 use crate::config::Config;
 use crate::decode::kinesis;
 use crate::ingest::registry::{Built, SchemaRegistry};
+use crate::lake::Lake;
 use crate::model::change::Counts;
-use crate::pipeline::write_batch;
-use crate::schema::store::SchemaStore;
-use crate::sink::ObjectSink;
+use crate::store::Store;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -133,19 +132,18 @@ pub enum Event<'a> {
     Inferring,
 }
 
-/// Replays `files` into `sink` under `prefix`, in order except that an event whose tables are
+/// Replays `files` into `lake`, in order except that an event whose tables are
 /// not declared yet waits (with the rest of its shard) until the other files have run. `on_event`
 /// sees each file's outcome as soon as it is written; `stop` is checked between files.
-pub async fn replay<K: ObjectSink + SchemaStore>(
+pub async fn replay<K: Store>(
     files: &[PathBuf],
-    sink: &K,
-    prefix: &str,
+    lake: &Lake<K>,
     cfg: &Config,
     stop: &AtomicBool,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Summary {
     let start = Instant::now();
-    let registry = SchemaRegistry::new(prefix, cfg.schema_refresh);
+    let registry = SchemaRegistry::new(cfg.schema_refresh);
     let mut objects: HashMap<String, u64> = HashMap::new();
     let mut total = Counts::default();
     let mut done: Vec<FileOutcome> = Vec::new();
@@ -175,7 +173,7 @@ pub async fn replay<K: ObjectSink + SchemaStore>(
                 deferred.push(path);
                 continue;
             }
-            match replay_one(path, &bytes, sink, &registry, cfg, infer).await {
+            match replay_one(path, &bytes, lake, &registry, cfg, infer).await {
                 Ok(Ok((outcome, written))) => {
                     progress = true;
                     for (key, size) in written {
@@ -237,16 +235,16 @@ type Written = Vec<(String, u64)>;
 
 /// One file: build, write, and the keys written with their sizes; or the undeclared tables the
 /// file must wait for.
-async fn replay_one<K: ObjectSink + SchemaStore>(
+async fn replay_one<K: Store>(
     path: &Path,
     bytes: &[u8],
-    sink: &K,
+    lake: &Lake<K>,
     registry: &SchemaRegistry,
     cfg: &Config,
     infer: bool,
 ) -> Result<Result<(FileOutcome, Written), Vec<String>>, String> {
     let built = registry
-        .build_with(sink, bytes, cfg, infer)
+        .build_with(lake.store(), bytes, cfg, infer)
         .await
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let (batch, report) = match built {
@@ -255,7 +253,7 @@ async fn replay_one<K: ObjectSink + SchemaStore>(
             return Ok(Err(tables.iter().map(ToString::to_string).collect()))
         }
     };
-    write_batch(&batch, sink)
+    lake.put_objects(batch.puts())
         .await
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let written = batch

@@ -63,9 +63,6 @@ impl Partition {
     }
 }
 
-/// The key prefix when none is given (`CDC_PREFIX` unset or empty, `--out s3://BUCKET`).
-pub const DEFAULT_PREFIX: &str = "cdc";
-
 /// Escapes one path segment the way Hive escapes partition values (`%XX` for `/`, `=`, `%`,
 /// control characters, ...), and also `.`-only names, so no segment can climb out of the prefix.
 /// Empty names become `%00` so that every segment is non-empty.
@@ -108,26 +105,24 @@ pub fn escape_segment(s: &str) -> String {
 }
 
 /// Joins the configured prefix (may be empty) and a relative key.
-fn under(prefix: &str, rel: String) -> String {
-    if prefix.is_empty() {
-        rel
-    } else {
-        format!("{prefix}/{rel}")
-    }
-}
+/// The folder of the schema registry: `_schemas/{schema}/{table}.json`.
+pub const SCHEMAS: &str = "_schemas/";
+/// The folder of records that could not be used: `_quarantine/dt=.../{shard}-{seq}.jsonl`.
+pub const QUARANTINE: &str = "_quarantine/";
+/// The folder of control records (DDL, table announcements) and of the recover and redrive
+/// history: `_control/dt=...`, `_control/recover/`, `_control/redrive/`.
+pub const CONTROL: &str = "_control/";
+/// Recover's history documents, one per failure record.
+pub const RECOVER_HISTORY: &str = "_control/recover/";
+/// Redrive's manifests, one per run.
+pub const REDRIVE_MANIFESTS: &str = "_control/redrive/";
+/// The lake's layout document.
+pub const LAYOUT: &str = "_layout.json";
 
-/// Normalises a user-given key prefix: no leading or trailing `/`, no empty, `.` or `..` segments.
-pub fn normalise_prefix(prefix: &str) -> Result<String, String> {
-    let p = prefix.trim_matches('/');
-    if p.is_empty() {
-        return Ok(String::new());
-    }
-    if p.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
-        return Err(format!(
-            "prefix {prefix:?} has an empty, '.' or '..' segment"
-        ));
-    }
-    Ok(p.to_string())
+/// True for a top-level folder or file the lake reserves (a schema folder never is one: see
+/// [`schema_segment`]).
+pub fn is_reserved(top_level: &str) -> bool {
+    top_level.starts_with('_')
 }
 
 /// A schema's folder: escaped, and never one of the reserved `_control`, `_quarantine`,
@@ -140,50 +135,76 @@ pub fn schema_segment(schema: &str) -> String {
     }
 }
 
-/// `{prefix}/{schema}/{table}/dt=.../{shard}-{first_seq}.{ext}`
+/// `{schema}/{table}/`: the folder of a table's data objects.
+pub fn table_folder(table: &TableId) -> String {
+    format!(
+        "{}/{}/",
+        schema_segment(&table.schema),
+        escape_segment(&table.table)
+    )
+}
+
+/// `{schema}/{table}/dt=.../{shard}-{first_seq}.{ext}`
 pub fn data_key(
-    prefix: &str,
     table: &TableId,
     part: &Partition,
     shard: &str,
     first_seq: &str,
     ext: &str,
 ) -> String {
-    under(
-        prefix,
-        format!(
-            "{}/{}/{}{}-{}.{ext}",
-            schema_segment(&table.schema),
-            escape_segment(&table.table),
-            part.path(),
-            escape_segment(shard),
-            first_seq
-        ),
+    format!(
+        "{}{}{}-{}.{ext}",
+        table_folder(table),
+        part.path(),
+        escape_segment(shard),
+        first_seq
     )
 }
 
-/// `{prefix}/_control/dt=.../{shard}-{first_seq}.jsonl`
-pub fn control_key(prefix: &str, part: &Partition, shard: &str, first_seq: &str) -> String {
-    under(
-        prefix,
-        format!(
-            "_control/{}{}-{first_seq}.jsonl",
-            part.path(),
-            escape_segment(shard)
-        ),
+/// `_control/dt=.../{shard}-{first_seq}.jsonl`
+pub fn control_key(part: &Partition, shard: &str, first_seq: &str) -> String {
+    format!(
+        "{CONTROL}{}{}-{first_seq}.jsonl",
+        part.path(),
+        escape_segment(shard)
     )
 }
 
-/// `{prefix}/_quarantine/dt=.../{shard}-{first_seq}.jsonl`
-pub fn quarantine_key(prefix: &str, part: &Partition, shard: &str, first_seq: &str) -> String {
-    under(
-        prefix,
-        format!(
-            "_quarantine/{}{}-{first_seq}.jsonl",
-            part.path(),
-            escape_segment(shard)
-        ),
+/// `_quarantine/dt=.../{shard}-{first_seq}.jsonl`
+pub fn quarantine_key(part: &Partition, shard: &str, first_seq: &str) -> String {
+    format!(
+        "{QUARANTINE}{}{}-{first_seq}.jsonl",
+        part.path(),
+        escape_segment(shard)
     )
+}
+
+/// `_quarantine/dt=YYYY-MM-DD/` for one day, or `_quarantine/` for every day.
+pub fn quarantine_folder(day: Option<&str>) -> String {
+    match day {
+        Some(d) => format!("{QUARANTINE}dt={d}/"),
+        None => QUARANTINE.to_string(),
+    }
+}
+
+/// `_schemas/{schema}/{table}.json`: a table's registry document.
+pub fn registry_key(t: &TableId) -> String {
+    format!(
+        "{SCHEMAS}{}/{}.json",
+        escape_segment(&t.schema),
+        escape_segment(&t.table)
+    )
+}
+
+/// `_control/recover/{shard}-{start}.json`: one history document per failure record (a
+/// discarded batch is known by its shard and first record; recovering it again rewrites it).
+pub fn recover_history_key(shard: &str, start_seq: &str) -> String {
+    format!("{RECOVER_HISTORY}{}-{start_seq}.json", escape_segment(shard))
+}
+
+/// `_control/redrive/{stamp}.json`: the manifest of one redrive run.
+pub fn redrive_manifest_key(stamp: &str) -> String {
+    format!("{REDRIVE_MANIFESTS}{stamp}.json")
 }
 
 #[cfg(test)]
@@ -201,14 +222,13 @@ mod tests {
         let p = Partition::for_row(&cfg, Some(t), None, 0);
         assert_eq!(
             data_key(
-                "cdc",
                 &TableId::new("public", "orders"),
                 &p,
                 "shardId-000000000003",
                 "4965",
                 "parquet"
             ),
-            "cdc/public/orders/dt=2025-11-03/hr=08/shardId-000000000003-4965.parquet"
+            "public/orders/dt=2025-11-03/hr=08/shardId-000000000003-4965.parquet"
         );
         let none = Partition::for_row(
             &Config {
@@ -220,12 +240,12 @@ mod tests {
             0,
         );
         assert_eq!(
-            data_key("", &TableId::new("s", "t"), &none, "sh", "1", "jsonl"),
+            data_key(&TableId::new("s", "t"), &none, "sh", "1", "jsonl"),
             "s/t/sh-1.jsonl"
         );
         assert_eq!(
-            control_key("p/q", &Partition::log(t), "sh", "7"),
-            "p/q/_control/dt=2025-11-03/sh-7.jsonl"
+            control_key(&Partition::log(t), "sh", "7"),
+            "_control/dt=2025-11-03/sh-7.jsonl"
         );
     }
 
@@ -265,7 +285,5 @@ mod tests {
         assert_eq!(schema_segment("_quarantine"), "%5Fquarantine");
         assert_eq!(schema_segment("public"), "public");
         assert_eq!(escape_segment("a b"), "a b");
-        assert!(normalise_prefix("a/../b").is_err());
-        assert_eq!(normalise_prefix("/cdc/").unwrap(), "cdc");
     }
 }

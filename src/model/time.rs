@@ -154,6 +154,20 @@ pub fn epoch_seconds_to_micros(secs: f64) -> Option<i64> {
     }
 }
 
+/// The wall clock, in microseconds since the epoch (0 if the clock is before 1970). Used for
+/// metrics, waits and history documents; never for a key.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// Now, as an ISO 8601 UTC timestamp (history documents only; never part of a data key).
+pub fn now_iso() -> String {
+    format_timestamp(now_us())
+}
+
 /// Formats days since the epoch as `YYYY-MM-DD`.
 pub fn format_date(days: i64) -> String {
     let (y, m, d) = civil_from_days(days);

@@ -11,9 +11,8 @@ use crate::decode::value::{convert, decimal_text, minify_json, Cell, Json, Warni
 use crate::lake::keys::{self, Partition};
 use crate::model::change::{is_dms_internal, Counts, Op, TableId, CONTROL_OPERATIONS};
 use crate::model::time;
-use crate::pipeline::columns::{
-    column_name, same_column_name, ColBuilder, Lineage, LineageBuilders,
-};
+use crate::lake::lineage::{column_name, same_column_name};
+use crate::pipeline::columns::{ColBuilder, Lineage, LineageBuilders};
 use crate::pipeline::quarantine::{ControlEntry, Origin, QuarantineEntry, Reason};
 use crate::schema::{ColumnType, SchemaSource, TableSchema, TypeSource};
 use std::borrow::Cow;

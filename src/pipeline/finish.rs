@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex};
 impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
     pub(super) fn finish(
         self,
-        prefix: &str,
         first_seq: Option<String>,
         oldest_arrival_us: Option<i64>,
     ) -> Result<Batch, PipelineError> {
@@ -91,7 +90,7 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
         // not depend on the thread count.
         let threads = parallel::threads(cfg.encode_threads);
         let mut objects = parallel::map(jobs, threads, |(ti, g)| {
-            encode_group(&plans[ti], g, prefix, cfg)
+            encode_group(&plans[ti], g, cfg)
         })
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
@@ -108,7 +107,6 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
         quarantine_reasons.sort();
         log_objects(
             &mut objects,
-            prefix,
             control,
             ObjectKind::Control,
             &fallback_seq,
@@ -116,7 +114,6 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
         );
         log_objects(
             &mut objects,
-            prefix,
             quarantine,
             ObjectKind::Quarantine,
             &fallback_seq,
@@ -183,10 +180,9 @@ impl TablePlan {
 fn encode_group(
     plan: &TablePlan,
     g: Group,
-    prefix: &str,
     cfg: &Config,
 ) -> Result<EncodedObject, PipelineError> {
-    let r = encode_rows(plan, g, prefix, cfg);
+    let r = encode_rows(plan, g, cfg);
     plan.group_done();
     r
 }
@@ -194,7 +190,6 @@ fn encode_group(
 fn encode_rows(
     plan: &TablePlan,
     mut g: Group,
-    prefix: &str,
     cfg: &Config,
 ) -> Result<EncodedObject, PipelineError> {
     let shared = plan.shared(cfg)?;
@@ -215,7 +210,6 @@ fn encode_rows(
     drop(batch);
     Ok(EncodedObject {
         key: keys::data_key(
-            prefix,
             &plan.id,
             &g.part,
             &g.shard,
@@ -232,7 +226,6 @@ fn encode_rows(
 /// the shard and sequence number of the group's first identifiable record.
 fn log_objects<T: serde::Serialize>(
     objects: &mut Vec<EncodedObject>,
-    prefix: &str,
     entries: Vec<(Partition, T)>,
     kind: ObjectKind,
     fallback_seq: &str,
@@ -257,8 +250,8 @@ fn log_objects<T: serde::Serialize>(
             None => ("unknown-shard", fallback_seq),
         };
         let key = match kind {
-            ObjectKind::Control => keys::control_key(prefix, &part, shard, seq),
-            _ => keys::quarantine_key(prefix, &part, shard, seq),
+            ObjectKind::Control => keys::control_key(&part, shard, seq),
+            _ => keys::quarantine_key(&part, shard, seq),
         };
         objects.push(EncodedObject {
             key,

@@ -1,5 +1,5 @@
-//! The pipeline: Lambda Kinesis event bytes in, encoded objects out ([`build_batch`], pure),
-//! then the objects to a sink ([`write_batch`], the only I/O).
+//! The pipeline: Lambda Kinesis event bytes in, encoded objects out ([`build_batch`], pure;
+//! [`crate::lake::Lake::put_objects`] writes them).
 //!
 //! Per record: base64 into one reused buffer, DMS message parsed borrowing from it, values
 //! converted to their column's type, and the row appended straight into Arrow builders of its
@@ -21,14 +21,9 @@ use crate::decode::tabledef::TableDef;
 use crate::format::EncodeError;
 use crate::model::change::{Counts, TableId};
 use crate::schema::{SchemaSource, TableSchema};
-use crate::sink::{ObjectSink, SinkError};
 use builder::{BatchBuilder, Scratch};
 use bytes::Bytes;
-use futures::stream::{self, StreamExt};
-use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Objects written at once per invocation.
-const WRITE_CONCURRENCY: usize = 16;
 /// Longest schema or table name accepted once escaped for keys (PostgreSQL's limit is 63 bytes).
 const MAX_NAME_BYTES: usize = 200;
 
@@ -71,6 +66,13 @@ pub struct Batch {
     pub table_defs: Vec<(TableId, TableDef)>,
 }
 
+impl Batch {
+    /// The objects as (lake-relative key, body) pairs, for [`crate::lake::Lake::put_objects`].
+    pub fn puts(&self) -> impl Iterator<Item = (&str, Bytes)> {
+        self.objects.iter().map(|o| (o.key.as_str(), o.body.clone()))
+    }
+}
+
 /// The event could not be processed at all.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -81,11 +83,10 @@ pub enum PipelineError {
 }
 
 /// Decodes, normalises, partitions and encodes one Lambda Kinesis event. Object keys are
-/// `prefix`-relative per the output contract and depend only on the event's content.
+/// lake-relative per the output contract ([`crate::lake::keys`]) and depend only on the event's content.
 pub fn build_batch<S: SchemaSource + ?Sized>(
     event: &[u8],
     cfg: &Config,
-    prefix: &str,
     schemas: &S,
 ) -> Result<Batch, PipelineError> {
     let records = kinesis::parse_event(event)?;
@@ -108,48 +109,7 @@ pub fn build_batch<S: SchemaSource + ?Sized>(
         .first()
         .map(|r| r.seq.as_deref().unwrap_or("").to_string());
     let oldest_arrival_us = records.iter().filter_map(|r| r.arrival_us).min();
-    b.finish(prefix, first_seq, oldest_arrival_us)
-}
-
-/// Writes a batch's objects, several at once. Any failure fails the batch: the caller reports
-/// it to Lambda so the whole batch is retried, overwriting the same keys.
-///
-/// After a failure no new write starts, but every write already started is awaited before
-/// returning: a write abandoned mid-flight could otherwise land after the retry rewrote the
-/// same key, putting stale rows back.
-pub async fn write_batch<K: ObjectSink>(batch: &Batch, sink: &K) -> Result<(), SinkError> {
-    let failed = AtomicBool::new(false);
-    // Futures collected first: a closure kept inside the stream would make the returned future
-    // not provably Send for every lifetime (so not spawnable).
-    let puts: Vec<_> = batch
-        .objects
-        .iter()
-        .map(|o| put_unless_failed(sink, o, &failed))
-        .collect();
-    let results: Vec<Result<(), SinkError>> = stream::iter(puts)
-        .buffer_unordered(WRITE_CONCURRENCY)
-        .collect()
-        .await;
-    results
-        .into_iter()
-        .find_map(Result::err)
-        .map_or(Ok(()), Err)
-}
-
-/// One write of [`write_batch`]; skipped once another write has failed.
-async fn put_unless_failed<K: ObjectSink>(
-    sink: &K,
-    o: &EncodedObject,
-    failed: &AtomicBool,
-) -> Result<(), SinkError> {
-    if failed.load(Ordering::SeqCst) {
-        return Ok(());
-    }
-    let r = sink.put(&o.key, o.body.clone()).await;
-    if r.is_err() {
-        failed.store(true, Ordering::SeqCst);
-    }
-    r
+    b.finish(first_seq, oldest_arrival_us)
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {

@@ -10,12 +10,12 @@
 //! quarantine (their objects are not touched) and are reported.
 
 use crate::config::Config;
-use crate::ingest::registry::{RegistryError, SchemaRegistry};
+use crate::ingest::registry::{RegistryError, SchemaRegistry, Snapshot};
+use crate::lake::{keys, Lake, LakeError};
 use crate::model::change::{cmp_seq, Counts, TableId};
-use crate::pipeline::{build_batch, write_batch, Batch, ObjectKind};
-use crate::repair::recover::{now_iso, Registered};
-use crate::schema::store::SchemaStore;
-use crate::sink::{ObjectSink, SinkError};
+use crate::model::time::now_iso;
+use crate::pipeline::{build_batch, Batch, ObjectKind};
+use crate::store::{Store, StoreError};
 use bytes::Bytes;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -34,7 +34,9 @@ pub struct Selectors {
 #[derive(Debug, thiserror::Error)]
 pub enum RedriveError {
     #[error(transparent)]
-    Store(#[from] SinkError),
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error("{key} is not a lake object cdc-sink can read ({why})")]
@@ -95,11 +97,18 @@ pub struct Report {
     pub manifest: Option<String>,
 }
 
-fn under(prefix: &str, rel: &str) -> String {
-    if prefix.is_empty() {
-        rel.to_string()
-    } else {
-        format!("{prefix}/{rel}")
+impl Report {
+    /// Names every key as the user knows it: with the lake's prefix.
+    fn to_full_keys<K: Store>(&mut self, store: &crate::store::PrefixStore<K>) {
+        let full = |k: &mut String| *k = store.full_key(k);
+        self.quarantine_objects.iter_mut().for_each(full);
+        self.objects.iter_mut().for_each(full);
+        for f in &mut self.still_failing {
+            f.quarantine_objects.iter_mut().for_each(full);
+        }
+        if let Some(m) = &mut self.manifest {
+            full(m);
+        }
     }
 }
 
@@ -160,12 +169,12 @@ fn event_of(shard: &str, entries: &[&Entry]) -> Vec<u8> {
 }
 
 /// (shard, sequence number) of every row or entry in the objects directly under `dir`.
-async fn index_dir<St: SchemaStore>(
+async fn index_dir<St: Store>(
     store: &St,
     dir: &str,
     out: &mut HashSet<(String, String)>,
 ) -> Result<(), RedriveError> {
-    for key in store.list(dir).await? {
+    for key in store.list(dir).await?.into_iter().map(|o| o.key) {
         let rest = &key[dir.len().min(key.len())..];
         if rest.contains('/') {
             continue;
@@ -249,22 +258,19 @@ fn dir_of(key: &str) -> &str {
     key.rfind('/').map_or("", |i| &key[..=i])
 }
 
-/// Redrives the selected quarantined records of the lake at `prefix`.
-pub async fn redrive<K: ObjectSink + SchemaStore>(
-    sink: &K,
+/// Redrives the selected quarantined records of `lake`.
+pub async fn redrive<K: Store>(
+    lake: &Lake<K>,
     cfg: &Config,
-    prefix: &str,
     sel: &Selectors,
     dry_run: bool,
 ) -> Result<Report, RedriveError> {
     let mut report = Report::default();
-    let root = match &sel.date {
-        Some(d) => under(prefix, &format!("_quarantine/dt={d}/")),
-        None => under(prefix, "_quarantine/"),
-    };
+    let sink = lake.store();
+    let root = keys::quarantine_folder(sel.date.as_deref());
     // Every selected entry, once per (shard, seq), with the objects holding it.
     let mut chosen: BTreeMap<(String, String), (Entry, Vec<String>)> = BTreeMap::new();
-    for key in sink.list(&root).await? {
+    for key in sink.list(&root).await?.into_iter().map(|o| o.key) {
         if !key.ends_with(".jsonl") {
             continue;
         }
@@ -313,8 +319,8 @@ pub async fn redrive<K: ObjectSink + SchemaStore>(
             report.quarantine_objects.push(key);
         }
     }
-    let snapshot = Registered::load(sink, prefix).await?;
-    let registry = SchemaRegistry::new(prefix, std::time::Duration::ZERO);
+    let snapshot = Snapshot::load(sink).await?;
+    let registry = SchemaRegistry::new(std::time::Duration::ZERO);
     let shards: BTreeSet<String> = chosen.keys().map(|(s, _)| s.clone()).collect();
     for shard in shards {
         let mut entries: Vec<&(Entry, Vec<String>)> = chosen
@@ -325,7 +331,7 @@ pub async fn redrive<K: ObjectSink + SchemaStore>(
         entries.sort_by(|a, b| cmp_seq(&a.0.seq, &b.0.seq));
         // Where would these rows go, and which of them are there already?
         let all: Vec<&Entry> = entries.iter().map(|(e, _)| e).collect();
-        let probe = build_batch(&event_of(&shard, &all), cfg, prefix, &snapshot)?;
+        let probe = build_batch(&event_of(&shard, &all), cfg, &snapshot)?;
         let dirs: BTreeSet<&str> = probe
             .objects
             .iter()
@@ -351,7 +357,7 @@ pub async fn redrive<K: ObjectSink + SchemaStore>(
         }
         let event = event_of(&shard, &todo.iter().map(|(e, _)| e).collect::<Vec<_>>());
         let mut batch: Batch = if dry_run {
-            build_batch(&event, cfg, prefix, &snapshot)?
+            build_batch(&event, cfg, &snapshot)?
         } else {
             registry.build(sink, &event, cfg).await?.0
         };
@@ -392,14 +398,15 @@ pub async fn redrive<K: ObjectSink + SchemaStore>(
             .objects
             .extend(batch.objects.iter().map(|o| o.key.clone()));
         if !dry_run {
-            write_batch(&batch, sink).await?;
+            lake.put_objects(batch.puts()).await?;
         }
     }
     if !dry_run && !report.objects.is_empty() {
         let when = now_iso();
         let stamp: String = when.chars().filter(|c| c.is_ascii_digit()).collect();
-        let key = under(prefix, &format!("_control/redrive/{stamp}.json"));
+        let key = keys::redrive_manifest_key(&stamp);
         report.manifest = Some(key.clone());
+        report.to_full_keys(sink);
         let doc = serde_json::json!({
             "kind": "redrive",
             "redriven_at": when,
@@ -407,11 +414,13 @@ pub async fn redrive<K: ObjectSink + SchemaStore>(
                 "table": sel.table.as_ref().map(|t| t.to_string())},
             "report": report,
         });
-        sink.put(
+        lake.put_document(
             &key,
             Bytes::from(serde_json::to_vec_pretty(&doc).unwrap_or_default()),
         )
         .await?;
+    } else {
+        report.to_full_keys(sink);
     }
     Ok(report)
 }

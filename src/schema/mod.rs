@@ -5,7 +5,6 @@
 //! could break in a way Athena cannot read (JSON numbers become `double`, never `bigint`).
 
 pub mod registry;
-pub mod store;
 
 pub use crate::model::types::ColumnType;
 use std::sync::Arc;
@@ -58,7 +57,7 @@ pub struct Column {
     pub source: TypeSource,
     /// The source's own name (the DMS field name), when the column is written under another
     /// name: a clash with a lineage or partition column, or with another column's name in
-    /// another case (see [`crate::pipeline::columns::column_name`]).
+    /// another case (see [`crate::lake::lineage::column_name`]).
     pub renamed_from: Option<String>,
 }
 

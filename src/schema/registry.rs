@@ -6,9 +6,8 @@
 //! recorded under `pending` and reported; `cdc-sink schema set` applies it on purpose.
 
 use super::{Column, ColumnType, TableSchema, TypeSource};
-use crate::lake::keys::escape_segment;
 use crate::model::change::TableId;
-use crate::pipeline::columns::{column_name, same_column_name};
+use crate::lake::lineage::{column_name, same_column_name};
 use serde::{Deserialize, Serialize};
 
 /// History entries kept in the document.
@@ -23,7 +22,7 @@ pub struct RegisteredColumn {
     pub nullable: bool,
     pub source: TypeSource,
     /// The DMS field name when the column is written under another name (see
-    /// [`crate::pipeline::columns::column_name`]).
+    /// [`crate::lake::lineage::column_name`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
 }
@@ -35,7 +34,7 @@ impl RegisteredColumn {
         match &self.renamed_from {
             Some(n) => n,
             None => match self.name.strip_prefix("src_") {
-                Some(orig) if crate::pipeline::columns::is_reserved_name(orig) => orig,
+                Some(orig) if crate::lake::lineage::is_reserved_name(orig) => orig,
                 _ => &self.name,
             },
         }
@@ -72,20 +71,6 @@ pub struct Registered {
     pub pending: Vec<Pending>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<History>,
-}
-
-/// The registry key of a table.
-pub fn key(prefix: &str, t: &TableId) -> String {
-    let rel = format!(
-        "_schemas/{}/{}.json",
-        escape_segment(&t.schema),
-        escape_segment(&t.table)
-    );
-    if prefix.is_empty() {
-        rel
-    } else {
-        format!("{prefix}/{rel}")
-    }
 }
 
 impl Registered {

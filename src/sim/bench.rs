@@ -7,7 +7,7 @@ use crate::decode::dms;
 use crate::decode::kinesis;
 use crate::ingest::registry::SchemaRegistry;
 use crate::pipeline::build_batch;
-use crate::schema::store::MemoryStore;
+use crate::store::memory::MemoryStore;
 use crate::sim::generate::{generate, GenOptions};
 use std::time::{Duration, Instant};
 
@@ -110,7 +110,7 @@ pub fn measure(
     hot_path_only: bool,
 ) -> Case {
     let store = MemoryStore::default();
-    let reg = SchemaRegistry::new("", Duration::from_secs(3600));
+    let reg = SchemaRegistry::new(Duration::from_secs(3600));
     let rt = tokio::runtime::Builder::new_current_thread().build();
     let warm = rt
         .ok()
@@ -119,7 +119,7 @@ pub fn measure(
     let output_bytes = warm.as_ref().map(|(b, _)| b.counts.bytes).unwrap_or(0);
     let snapshot = reg.snapshot_for_bench();
     let total = time(iterations, || {
-        build_batch(event, cfg, "", &snapshot).map(|b| b.counts.objects)
+        build_batch(event, cfg, &snapshot).map(|b| b.counts.objects)
     });
     Case {
         name: name.to_string(),
@@ -309,7 +309,7 @@ pub fn scaling(events: &mut Events, iterations: usize) -> Scaling {
     let four = events.get(4, true).to_vec();
     let many = events.get(500, true).to_vec();
     let store = MemoryStore::default();
-    let reg = SchemaRegistry::new("", Duration::from_secs(3600));
+    let reg = SchemaRegistry::new(Duration::from_secs(3600));
     let mut records = [0; 2];
     if let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() {
         for (i, e) in [&four, &many].into_iter().enumerate() {
@@ -321,7 +321,7 @@ pub fn scaling(events: &mut Events, iterations: usize) -> Scaling {
     }
     let snap = reg.snapshot_for_bench();
     let run = |e: &[u8], cfg: &Config| {
-        build_batch(e, cfg, "", &snap)
+        build_batch(e, cfg, &snap)
             .map(|b| b.counts.objects)
             .unwrap_or(0)
     };

@@ -8,7 +8,7 @@ use crate::schema::InferOnly;
 /// Runs one input through the pure pipeline and asserts the invariants (panics on violation,
 /// which is what a fuzzer reports).
 pub fn check_event(data: &[u8]) {
-    let Ok(batch) = build_batch(data, &Config::default(), "lake", &InferOnly) else {
+    let Ok(batch) = build_batch(data, &Config::default(), &InferOnly) else {
         return; // not a Kinesis event: a clear error, not a panic
     };
     assert!(batch.counts.balanced(), "accounting: {}", batch.counts);

@@ -3,10 +3,10 @@
 
 pub mod postgres;
 
-use crate::ingest::registry::{RegistryError, SchemaRegistry};
+use crate::ingest::registry::{update, RegistryError, SchemaRegistry, Updated};
 use crate::model::change::TableId;
 use crate::schema::registry::{evolve, Registered};
-use crate::schema::store::SchemaStore;
+use crate::store::Store;
 use crate::schema::TableSchema;
 
 /// One table as the source catalog declares it.
@@ -32,43 +32,32 @@ pub struct Imported {
 /// Registers catalog tables as declared schemas, ranked below an override and above DMS
 /// table-defs and inference. Safe to re-run: compatible changes apply, incompatible ones are
 /// recorded as pending conflicts (conditional writes, redone when another writer races).
-pub async fn register<St: SchemaStore>(
+pub async fn register<St: Store>(
     store: &St,
-    prefix: &str,
     tables: &[CatalogTable],
 ) -> Result<Vec<Imported>, RegistryError> {
-    let reg = SchemaRegistry::new(prefix, std::time::Duration::ZERO);
+    let reg = SchemaRegistry::new(std::time::Duration::ZERO);
     let mut out = Vec::new();
     for t in tables {
-        let mut done = None;
-        for _ in 0..32 {
-            let current = reg.get(store, &t.id).await?;
-            let Some(next) = evolve(current.as_ref(), &t.id, &[&t.schema], None) else {
-                done = Some(Imported {
-                    id: t.id.clone(),
-                    doc: current.unwrap_or_else(|| Registered::empty(&t.id)),
-                    changes: Vec::new(),
-                });
-                break;
-            };
-            if reg.publish(store, &next).await? {
-                let changes = next
+        let change = |current: Option<&Registered>| {
+            Ok(evolve(current, &t.id, &[&t.schema], None))
+        };
+        out.push(match update(&reg, store, &t.id, change).await? {
+            Updated::Published(doc) => Imported {
+                id: t.id.clone(),
+                changes: doc
                     .history
                     .last()
                     .map(|h| h.changes.clone())
-                    .unwrap_or_default();
-                done = Some(Imported {
-                    id: t.id.clone(),
-                    doc: next,
-                    changes,
-                });
-                break;
-            }
-        }
-        match done {
-            Some(i) => out.push(i),
-            None => return Err(RegistryError::Contention),
-        }
+                    .unwrap_or_default(),
+                doc,
+            },
+            Updated::Unchanged(doc) => Imported {
+                id: t.id.clone(),
+                doc: doc.unwrap_or_else(|| Registered::empty(&t.id)),
+                changes: Vec::new(),
+            },
+        });
     }
     Ok(out)
 }

@@ -10,7 +10,7 @@
 use super::CatalogTable;
 use crate::model::change::TableId;
 use crate::model::types::decimal;
-use crate::pipeline::columns::is_reserved_name;
+use crate::lake::lineage::is_reserved_name;
 use crate::schema::{Column, ColumnType, TableSchema, TypeSource};
 use std::collections::HashMap;
 use std::time::Duration;

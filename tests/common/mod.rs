@@ -6,7 +6,7 @@ use cdc_sink::config::Config;
 use cdc_sink::model::change::Counts;
 use cdc_sink::pipeline::{build_batch, write_batch, Batch};
 use cdc_sink::schema::InferOnly;
-use cdc_sink::sink::ObjectSink;
+use cdc_sink::store::Store;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,7 +51,7 @@ pub fn batch(name: &str, cfg: &Config) -> Batch {
 }
 
 /// Runs every sample through the pipeline into `sink` under `prefix`.
-pub async fn replay_all<K: ObjectSink>(sink: &K, cfg: &Config, prefix: &str) -> Vec<Batch> {
+pub async fn replay_all<K: Store>(sink: &K, cfg: &Config, prefix: &str) -> Vec<Batch> {
     let mut out = Vec::new();
     for (name, _) in samples() {
         let b = build_batch(&sample_bytes(&name), cfg, prefix, &InferOnly).unwrap();
@@ -180,7 +180,7 @@ pub fn dms_create_table(
 /// Processes events through the schema registry into a local directory, as `cdc-sink replay`
 /// does: the reference output for comparisons with the Lambda and S3 paths.
 pub async fn replay_registered(dir: &Path, events: &[Vec<u8>]) -> Vec<Batch> {
-    let sink = cdc_sink::sink::local::LocalDir::new(dir);
+    let sink = cdc_sink::store::local::LocalDir::new(dir);
     let reg = cdc_sink::ingest::registry::SchemaRegistry::new("", std::time::Duration::ZERO);
     cdc_sink::lake::layout::ensure(&sink, "", &Config::default(), "reference")
         .await
@@ -195,21 +195,21 @@ pub async fn replay_registered(dir: &Path, events: &[Vec<u8>]) -> Vec<Batch> {
 }
 
 use bytes::Bytes;
-use cdc_sink::schema::store::{Precondition, PutOutcome, SchemaStore};
-use cdc_sink::sink::SinkError;
+use cdc_sink::store::{Precondition, PutOutcome, Store};
+use cdc_sink::store::StoreError;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// A local directory that accepts `budget` more writes, then fails (like S3 failing after the
 /// SDK's retries, or the function timing out): the objects written before the cut stay.
 pub struct Flaky {
-    pub inner: cdc_sink::sink::local::LocalDir,
+    pub inner: cdc_sink::store::local::LocalDir,
     pub budget: AtomicI64,
 }
 
-impl ObjectSink for Flaky {
-    async fn put(&self, key: &str, body: Bytes) -> Result<(), SinkError> {
+impl Store for Flaky {
+    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         if self.budget.fetch_sub(1, Ordering::SeqCst) <= 0 {
-            return Err(SinkError {
+            return Err(StoreError {
                 location: key.into(),
                 message: "injected failure".into(),
             });
@@ -221,20 +221,20 @@ impl ObjectSink for Flaky {
     }
 }
 
-impl SchemaStore for Flaky {
-    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, SinkError> {
-        SchemaStore::get(&self.inner, key).await
+impl Store for Flaky {
+    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+        Store::get(&self.inner, key).await
     }
     async fn put_if(
         &self,
         key: &str,
         body: Bytes,
         pre: Precondition,
-    ) -> Result<PutOutcome, SinkError> {
+    ) -> Result<PutOutcome, StoreError> {
         self.inner.put_if(key, body, pre).await
     }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, SinkError> {
-        SchemaStore::list(&self.inner, prefix).await
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        Store::list(&self.inner, prefix).await
     }
 }
 pub mod proxy;

@@ -1,7 +1,7 @@
 //! `cdc-sink athena ddl|merge|sync`: Athena DDL and views for the registered tables, the MERGE
 //! (and maintenance) statements that keep the Iceberg state tables, and running both on Athena.
 
-use crate::common::{open_sink, PipelineFlags};
+use crate::common::{open_for_read, PipelineFlags};
 use cdc_sink::athena::catalog::{catalog_from_csv, sync_statements, Statement};
 use cdc_sink::athena::runner::{self, Runner, RunnerSettings, SyncPlan};
 use cdc_sink::athena::{self, DdlOptions, TableDdl, Window};
@@ -326,20 +326,17 @@ async fn load(lake: &LakeFlags) -> Result<(Vec<TableDdl>, DdlOptions), String> {
             )
         }
     };
-    let (sink, prefix) = open_sink(out).await?;
+    let opened = open_for_read(out).await?;
     // The lake's own layout wins over the flags, which only serve lakes written before
     // layouts were recorded.
-    match cdc_sink::lake::layout::read(&sink, &prefix)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    match opened.recorded_layout() {
         Some(layout) => layout.apply(&mut cfg),
         None => eprintln!(
             "note: {out} records no layout (_layout.json); using {}",
             cdc_sink::lake::layout::Layout::of(&cfg)
         ),
     }
-    let docs = list_registered(&sink, &prefix)
+    let docs = list_registered(opened.store())
         .await
         .map_err(|e| e.to_string())?;
     if docs.is_empty() {

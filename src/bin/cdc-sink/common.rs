@@ -1,12 +1,12 @@
 //! What the commands share: the pipeline flags, `--out` resolved to a store, stdout that
 //! survives a closed pipe, and `schema.table` arguments.
 
-use cdc_sink::config::{env, non_empty, Config, Given};
-use cdc_sink::lake::keys::{normalise_prefix, DEFAULT_PREFIX};
+use cdc_sink::config::{env, non_empty, normalise_prefix, Config, Given, DEFAULT_PREFIX};
+use cdc_sink::lake::{Lake, Layout};
 use cdc_sink::model::change::TableId;
-use cdc_sink::sink::local::LocalDir;
-use cdc_sink::sink::s3::{S3Settings, S3Sink};
-use cdc_sink::sink::AnySink;
+use cdc_sink::store::local::LocalDir;
+use cdc_sink::store::s3::{S3Settings, S3Store};
+use cdc_sink::store::AnyStore;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -108,33 +108,46 @@ pub fn s3_location(out: &str) -> Option<Result<(String, String), String>> {
     })
 }
 
-/// Resolves `--out` to a sink and a key prefix. For S3, one quick request first checks that
+/// `--out` opened for writing with `cfg`'s layout: a lake laid out otherwise is refused before
+/// anything is written (see [`Lake`]).
+pub async fn open_for_write(out: &str, cfg: &Config) -> Result<Lake<AnyStore>, String> {
+    let (store, prefix) = open_store(out).await?;
+    Lake::open_for_write(store, &prefix, Layout::of(cfg))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `--out` opened for reading: its recorded layout is known.
+pub async fn open_for_read(out: &str) -> Result<Lake<AnyStore>, String> {
+    let (store, prefix) = open_store(out).await?;
+    Lake::open_for_read(store, &prefix)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Resolves `--out` to a store and a key prefix. For S3, one quick request first checks that
 /// the endpoint answers, the bucket exists and the credentials are accepted, so a mistake is
 /// reported in seconds, before anything is written.
-pub async fn open_sink(out: &str) -> Result<(AnySink, String), String> {
+pub async fn open_store(out: &str) -> Result<(AnyStore, String), String> {
     if let Some(loc) = s3_location(out) {
         let (bucket, prefix) = loc?;
         let settings = S3Settings::from_lookup(&|k| std::env::var(k).ok(), Some(bucket))
             .map_err(|e| e.to_string())?;
-        let sink = S3Sink::connect(&settings).await;
+        let sink = S3Store::connect(&settings).await;
         let quick = settings.read_timeout.min(PREFLIGHT_TIMEOUT);
         // A small folder: some S3-compatible servers walk everything under the prefix even
         // for one key (s3s-fs took over 5 s on 100,000 objects).
-        let probe = if prefix.is_empty() {
-            "_schemas/".to_string()
-        } else {
-            format!("{prefix}/_schemas/")
-        };
+        let probe = cdc_sink::store::prefix::join(&prefix, cdc_sink::lake::keys::SCHEMAS);
         sink.check_access(&probe, quick)
             .await
             .map_err(|e| format!("cannot use --out {out}: {}", e.message))?;
-        Ok((AnySink::S3(sink), prefix))
+        Ok((AnyStore::S3(sink), prefix))
     } else {
         let dir = PathBuf::from(out);
         if dir.exists() && !dir.is_dir() {
             return Err(format!("--out {out:?} exists and is not a directory"));
         }
-        Ok((AnySink::Local(LocalDir::new(dir)), String::new()))
+        Ok((AnyStore::Local(LocalDir::new(dir)), String::new()))
     }
 }
 

@@ -1,7 +1,7 @@
 //! `cdc-sink recover`: batches the event source mapping discarded, from its on-failure SQS queue,
 //! a file of failure records, or the S3 on-failure destination, into the lake.
 
-use crate::common::{open_sink, PipelineFlags};
+use crate::common::{open_for_write, PipelineFlags};
 use cdc_sink::repair::recover::failure::parse_file;
 use cdc_sink::repair::recover::{destination, queue, RecoverError, Recovered, Recoverer, Summary};
 use clap::{ArgGroup, Args};
@@ -67,18 +67,11 @@ pub async fn run(args: RecoverArgs) -> Result<(), String> {
         }
         None => None,
     };
-    let (sink, prefix) = open_sink(&args.out).await?;
     // The lake's layout first: flags that would write another layout stop before anything. A
-    // lake that has no layout document yet gets one only once something was recovered, so a
+    // lake that has no layout document yet gets one only with the first object recovered, so a
     // refused range leaves nothing behind.
-    let lake_layout = cdc_sink::lake::layout::read(&sink, &prefix)
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Some(lake) = &lake_layout {
-        cdc_sink::lake::layout::check(lake, &cdc_sink::lake::layout::Layout::of(&cfg), &args.out)
-            .map_err(|e| e.to_string())?;
-    }
-    let mut recoverer = Recoverer::new(&sink, &cfg, &prefix, args.dry_run);
+    let lake = open_for_write(&args.out, &cfg).await?;
+    let mut recoverer = Recoverer::new(&lake, &cfg, args.dry_run);
     recoverer.stream = args.stream.clone();
     let mut report = report(args.dry_run);
     let summary = if let Some(records) = records {
@@ -119,11 +112,6 @@ pub async fn run(args: RecoverArgs) -> Result<(), String> {
     } else {
         return Err("give --queue-url, --file or --from".into());
     };
-    if lake_layout.is_none() && !args.dry_run && summary.recovered > 0 {
-        cdc_sink::lake::layout::ensure(&sink, &prefix, &cfg, &args.out)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
     println!(
         "recover{}: {summary}",
         if args.dry_run { " (dry run)" } else { "" }

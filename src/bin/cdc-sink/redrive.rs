@@ -1,6 +1,6 @@
 //! `cdc-sink redrive`: quarantined records back through the pipeline after their cause is fixed.
 
-use crate::common::{open_sink, table_arg, PipelineFlags};
+use crate::common::{open_for_write, table_arg, PipelineFlags};
 use cdc_sink::repair::redrive::{redrive, Selectors};
 use clap::Args;
 
@@ -37,26 +37,9 @@ pub async fn run(args: RedriveArgs) -> Result<(), String> {
         reason: args.reason.clone(),
         table: args.table.as_deref().map(table_arg).transpose()?,
     };
-    let (sink, prefix) = open_sink(&args.out).await?;
     // The lake's layout first: flags that would write another layout stop before anything.
-    if args.dry_run {
-        if let Some(lake) = cdc_sink::lake::layout::read(&sink, &prefix)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            cdc_sink::lake::layout::check(
-                &lake,
-                &cdc_sink::lake::layout::Layout::of(&cfg),
-                &args.out,
-            )
-            .map_err(|e| e.to_string())?;
-        }
-    } else {
-        cdc_sink::lake::layout::ensure(&sink, &prefix, &cfg, &args.out)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    let r = redrive(&sink, &cfg, &prefix, &sel, args.dry_run)
+    let lake = open_for_write(&args.out, &cfg).await?;
+    let r = redrive(&lake, &cfg, &sel, args.dry_run)
         .await
         .map_err(|e| e.to_string())?;
     let verb = if args.dry_run { "would write" } else { "wrote" };

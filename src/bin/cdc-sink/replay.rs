@@ -2,9 +2,9 @@
 //! The work is [`cdc_sink::ingest::replay`]; this module adds the flags, progress on a terminal, Ctrl-C and
 //! the summaries.
 
-use crate::common::{open_sink, PipelineFlags};
+use crate::common::{open_for_write, PipelineFlags};
 use cdc_sink::ingest::replay::{self, describe, list_paths, Event, FileOutcome, Summary};
-use cdc_sink::sink::AnySink;
+use cdc_sink::store::AnyStore;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -48,15 +48,12 @@ pub async fn run(args: ReplayArgs) -> Result<(), ReplayFailure> {
     // Check every input before writing anything, so a typo does not leave a half-done replay.
     let files = replay::expand_inputs(&args.events).map_err(fail)?;
     let input_bytes = replay::check_inputs(&files).map_err(fail)?;
-    let (sink, prefix) = open_sink(&args.out).await.map_err(fail)?;
     // The lake's layout first: a replay configured differently stops before writing anything.
-    cdc_sink::lake::layout::ensure(&sink, &prefix, &cfg, &args.out)
-        .await
-        .map_err(|e| fail(e.to_string()))?;
-    if let AnySink::Local(dir) = &sink {
+    let lake = open_for_write(&args.out, &cfg).await.map_err(fail)?;
+    if let AnyStore::Local(dir) = lake.store().inner() {
         // Temporary files of a writer that crashed or was killed (their objects were never
         // renamed into place, so nothing else refers to them).
-        match cdc_sink::sink::local::remove_stale_temp_files(dir.root()) {
+        match cdc_sink::store::local::remove_stale_temp_files(dir.root()) {
             Ok(removed) if !removed.is_empty() && !args.json => eprintln!(
                 "removed {} temporary files left by an earlier run that was stopped",
                 removed.len()
@@ -96,7 +93,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), ReplayFailure> {
         _ => {}
     }
     };
-    let summary = replay::replay(&files, &sink, &prefix, &cfg, &stop, &mut on_event).await;
+    let summary = replay::replay(&files, &lake, &cfg, &stop, &mut on_event).await;
     bar.finish_and_clear();
     watcher.abort();
 

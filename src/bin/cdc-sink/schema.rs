@@ -1,10 +1,12 @@
 //! `cdc-sink schema show|set|import|infer`: the schema registry under `{prefix}/_schemas/`.
 
-use crate::common::{open_sink, table_arg};
-use cdc_sink::ingest::registry::{list_registered, SchemaRegistry};
+use crate::common::{open_for_read, table_arg};
+use cdc_sink::ingest::registry::{
+    list_registered, update, RegistryError, SchemaRegistry, Updated,
+};
 use cdc_sink::model::change::TableId;
 use cdc_sink::schema::registry::{accept_pending, apply_override, Accepted, Registered};
-use cdc_sink::schema::store::{MemoryStore, SchemaStore};
+use cdc_sink::store::memory::MemoryStore;
 use cdc_sink::schema::{Column, ColumnType, TableSchema, TypeSource};
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -125,9 +127,10 @@ fn yes() -> bool {
 pub async fn run(cmd: SchemaCommand) -> Result<(), String> {
     match cmd {
         SchemaCommand::Show { out, tables } => {
-            let (sink, prefix) = open_sink(&out).await?;
+            let lake = open_for_read(&out).await?;
+            let sink = lake.store();
             let ids: Vec<TableId> = if tables.is_empty() {
-                list_registered(&sink, &prefix)
+                list_registered(sink)
                     .await
                     .map_err(|e| e.to_string())?
                     .iter()
@@ -142,10 +145,10 @@ pub async fn run(cmd: SchemaCommand) -> Result<(), String> {
             if ids.is_empty() {
                 return Err(format!("no schemas registered under {out}"));
             }
-            let reg = SchemaRegistry::new(&prefix, std::time::Duration::ZERO);
+            let reg = SchemaRegistry::new(std::time::Duration::ZERO);
             let mut docs = Vec::new();
             for id in &ids {
-                match reg.get(&sink, id).await.map_err(|e| e.to_string())? {
+                match reg.get(sink, id).await.map_err(|e| e.to_string())? {
                     Some(d) => docs.push(d),
                     None => return Err(format!("no schema registered for {id} under {out}")),
                 }
@@ -163,26 +166,38 @@ pub async fn run(cmd: SchemaCommand) -> Result<(), String> {
             out,
         } => {
             let id = table_arg(&table)?;
-            let (sink, prefix) = open_sink(&out).await?;
-            let reg = SchemaRegistry::new(&prefix, std::time::Duration::ZERO);
-            for _ in 0..5 {
-                let Some(current) = reg.get(&sink, &id).await.map_err(|e| e.to_string())? else {
-                    return Err(format!("no schema registered for {id} under {out}"));
+            let lake = open_for_read(&out).await?;
+            let sink = lake.store();
+            let reg = SchemaRegistry::new(std::time::Duration::ZERO);
+            // `accept_pending` says what changed; the update keeps the last answer for the warning.
+            let mut changed = None;
+            let outcome = update(&reg, sink, &id, |current| {
+                let Some(current) = current else {
+                    return Err(RegistryError::Refused(format!(
+                        "no schema registered for {id} under {out}"
+                    )));
                 };
-                let Some((next, changed)) = accept_pending(&current) else {
-                    eprintln!("{id}: nothing is pending; the registered schema is unchanged");
-                    println!("{}", pretty(&current));
-                    return Ok(());
-                };
-                if reg.publish(&sink, &next).await.map_err(|e| e.to_string())? {
+                Ok(accept_pending(current).map(|(next, c)| {
+                    changed = Some(c);
+                    next
+                }))
+            })
+            .await;
+            match outcome.map_err(|e| e.to_string())? {
+                Updated::Published(next) => {
                     println!("{}", pretty(&next));
-                    eprintln!("{}", accept_warning(&id, &out, &changed));
-                    return Ok(());
+                    if let Some(changed) = &changed {
+                        eprintln!("{}", accept_warning(&id, &out, changed));
+                    }
+                }
+                Updated::Unchanged(current) => {
+                    eprintln!("{id}: nothing is pending; the registered schema is unchanged");
+                    if let Some(current) = current {
+                        println!("{}", pretty(&current));
+                    }
                 }
             }
-            Err(format!(
-                "{id}: the schema kept changing under concurrent writers; try again"
-            ))
+            Ok(())
         }
         SchemaCommand::Set {
             table, file, out, ..
@@ -213,19 +228,22 @@ pub async fn run(cmd: SchemaCommand) -> Result<(), String> {
                 columns,
                 primary_key: o.primary_key,
             };
-            let (sink, prefix) = open_sink(&out).await?;
-            let reg = SchemaRegistry::new(&prefix, std::time::Duration::ZERO);
-            for _ in 0..5 {
-                let current = reg.get(&sink, &id).await.map_err(|e| e.to_string())?;
-                let next = apply_override(current.as_ref(), &id, &wanted);
-                if reg.publish(&sink, &next).await.map_err(|e| e.to_string())? {
+            let lake = open_for_read(&out).await?;
+            let sink = lake.store();
+            let reg = SchemaRegistry::new(std::time::Duration::ZERO);
+            let change = |current: Option<&Registered>| {
+                Ok(Some(apply_override(current, &id, &wanted)))
+            };
+            match update(&reg, sink, &id, change)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Updated::Published(next) | Updated::Unchanged(Some(next)) => {
                     println!("{}", pretty(&next));
-                    return Ok(());
                 }
+                Updated::Unchanged(None) => {}
             }
-            Err(format!(
-                "{id}: the schema kept changing under concurrent writers; try again"
-            ))
+            Ok(())
         }
         SchemaCommand::Import {
             source,
@@ -256,8 +274,9 @@ pub async fn run(cmd: SchemaCommand) -> Result<(), String> {
                     settings.target()
                 ));
             }
-            let (sink, prefix) = open_sink(&out).await?;
-            let imported = cdc_sink::source::register(&sink, &prefix, &catalog)
+            let lake = open_for_read(&out).await?;
+            let sink = lake.store();
+            let imported = cdc_sink::source::register(sink, &catalog)
                 .await
                 .map_err(|e| e.to_string())?;
             for t in &catalog {
@@ -303,7 +322,7 @@ pub async fn run(cmd: SchemaCommand) -> Result<(), String> {
                 &before_image_key,
             )])?;
             let store = MemoryStore::default();
-            let reg = SchemaRegistry::new("", std::time::Duration::ZERO);
+            let reg = SchemaRegistry::new(std::time::Duration::ZERO);
             for path in &events {
                 let bytes = std::fs::read(path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -316,10 +335,8 @@ pub async fn run(cmd: SchemaCommand) -> Result<(), String> {
                 }
             }
             let mut docs = Vec::new();
-            for key in store.list("_schemas/").await.map_err(|e| e.to_string())? {
-                if let Some((bytes, _)) = store.get(&key).await.map_err(|e| e.to_string())? {
-                    docs.push(Registered::from_json(&bytes)?);
-                }
+            for doc in list_registered(&store).await.map_err(|e| e.to_string())? {
+                docs.push(doc);
             }
             println!(
                 "{}",

@@ -1,6 +1,6 @@
 //! `cdc-sink status`: the lake at a glance (see [`cdc_sink::status`]).
 
-use crate::common::open_sink;
+use crate::common::open_for_read;
 use clap::Args;
 
 #[derive(Args)]
@@ -22,12 +22,12 @@ pub async fn run(args: StatusArgs) -> Result<(), String> {
     if !args.out.starts_with("s3://") && !std::path::Path::new(&args.out).is_dir() {
         return Err(format!("--out {:?} is not a directory", args.out));
     }
-    let (sink, prefix) = open_sink(&args.out).await?;
+    let lake = open_for_read(&args.out).await?;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    let status = cdc_sink::status::status(&sink, &prefix, &args.out, args.rows, now_ms)
+    let status = cdc_sink::status::status(&lake, &args.out, args.rows, now_ms)
         .await
         .map_err(|e| e.to_string())?;
     let text = if args.json {

@@ -4,9 +4,8 @@
 
 use super::failure::parse_record;
 use super::{RecoverError, Recovered, Recoverer, Summary};
-use crate::schema::store::SchemaStore;
-use crate::sink::s3::{S3Settings, S3Sink};
-use crate::sink::{ObjectSink, SinkError};
+use crate::store::s3::{S3Settings, S3Store};
+use crate::store::Store;
 
 /// Splits `s3://bucket/prefix` into the bucket and the key prefix.
 pub fn parse_location(url: &str) -> Result<(String, String), String> {
@@ -23,7 +22,7 @@ pub fn parse_location(url: &str) -> Result<(String, String), String> {
 }
 
 /// Recovers every failure record under `s3://bucket/prefix`.
-pub async fn recover_all<K: ObjectSink + SchemaStore>(
+pub async fn recover_all<K: Store>(
     url: &str,
     r: &Recoverer<'_, K>,
     report: &mut (dyn FnMut(&str, &Result<Recovered, RecoverError>) + Send),
@@ -31,17 +30,14 @@ pub async fn recover_all<K: ObjectSink + SchemaStore>(
     let (bucket, prefix) = parse_location(url)?;
     let settings = S3Settings::from_lookup(&|k| std::env::var(k).ok(), Some(bucket.clone()))
         .map_err(|e| e.to_string())?;
-    let store = S3Sink::connect(&settings).await;
-    let keys = store
-        .list_keys(&prefix)
-        .await
-        .map_err(|e: SinkError| e.to_string())?;
+    let store = S3Store::connect(&settings).await;
+    let listed = store.list(&prefix).await.map_err(|e| e.to_string())?;
     let mut summary = Summary::default();
-    for key in keys.iter().filter(|k| !k.ends_with('/')) {
+    for key in listed.iter().map(|o| o.key.as_str()).filter(|k| !k.ends_with('/')) {
         summary.records += 1;
         let location = format!("s3://{bucket}/{key}");
-        let result = match store.get_object(key).await {
-            Err(e) => Err(RecoverError::Write(e)),
+        let result = match store.get(key).await {
+            Err(e) => Err(RecoverError::Write(e.into())),
             Ok(None) => continue,
             Ok(Some((body, _))) => match std::str::from_utf8(&body) {
                 Err(_) => Err(RecoverError::Payload(format!(

@@ -5,8 +5,7 @@
 
 use super::queue::parse_message;
 use super::{Recoverer, Summary};
-use crate::schema::store::SchemaStore;
-use crate::sink::ObjectSink;
+use crate::store::Store;
 use serde::Deserialize;
 
 /// One SQS message of a Lambda SQS event.
@@ -37,7 +36,7 @@ pub fn sqs_messages(event: &[u8]) -> Option<Vec<SqsMessage>> {
 
 /// Recovers every message; returns the SQS partial batch response (`batchItemFailures` naming
 /// the messages that were not recovered) and the totals.
-pub async fn handle_sqs<K: ObjectSink + SchemaStore>(
+pub async fn handle_sqs<K: Store>(
     r: &Recoverer<'_, K>,
     messages: &[SqsMessage],
 ) -> (serde_json::Value, Summary) {

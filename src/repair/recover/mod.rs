@@ -15,19 +15,14 @@ pub mod range;
 pub mod stream;
 
 use crate::config::Config;
-use crate::ingest::registry::{list_registered, RegistryError, SchemaRegistry};
-use crate::lake::keys::escape_segment;
-use crate::model::change::{Counts, TableId};
-use crate::pipeline::{build_batch, write_batch, Batch, PipelineError};
-use crate::schema::store::SchemaStore;
-use crate::schema::{SchemaSource, TableSchema};
-use crate::sink::{ObjectSink, SinkError};
+use crate::ingest::registry::{RegistryError, SchemaRegistry, Snapshot};
+use crate::lake::{keys, Lake, LakeError};
+use crate::model::change::Counts;
+use crate::pipeline::{build_batch, Batch, PipelineError};
+use crate::store::Store;
 use bytes::Bytes;
 use failure::FailureRecord;
 use range::RangeError;
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Why one failure record was not recovered. Nothing of it was written, except with
 /// [`RecoverError::Write`] (then part of it may be, and recovering it again completes it).
@@ -46,7 +41,7 @@ pub enum RecoverError {
     #[error(
         "{0} (nothing is lost: recovering the same failure record again overwrites the same keys)"
     )]
-    Write(#[from] SinkError),
+    Write(#[from] LakeError),
 }
 
 impl From<PipelineError> for RecoverError {
@@ -65,80 +60,30 @@ pub struct Recovered {
     pub history_key: Option<String>,
 }
 
-/// The registered schemas of a lake, read once (dry runs build with them and write nothing).
-pub struct Registered(HashMap<TableId, Arc<TableSchema>>);
-
-impl Registered {
-    pub async fn load<St: SchemaStore>(
-        store: &St,
-        prefix: &str,
-    ) -> Result<Registered, RegistryError> {
-        let mut map = HashMap::new();
-        for doc in list_registered(store, prefix).await? {
-            let schema = doc.to_schema().map_err(|why| RegistryError::Corrupt {
-                key: crate::schema::registry::key(prefix, &doc.id()),
-                why,
-            })?;
-            map.insert(doc.id(), Arc::new(schema));
-        }
-        Ok(Registered(map))
-    }
-}
-
-impl SchemaSource for Registered {
-    fn lookup(&self, table: &TableId) -> Option<Arc<TableSchema>> {
-        self.0.get(table).cloned()
-    }
-}
-
 /// Recovers failure records into one lake.
 pub struct Recoverer<'a, K> {
-    pub sink: &'a K,
+    /// The lake written to (its layout guard refuses a lake laid out otherwise).
+    pub lake: &'a Lake<K>,
     pub cfg: &'a Config,
-    pub prefix: String,
     /// List the keys that would be written; write nothing, release nothing.
     pub dry_run: bool,
     /// The stream to read (name or ARN) instead of each record's `streamArn`.
     pub stream: Option<String>,
     registry: SchemaRegistry,
     kinesis: tokio::sync::OnceCell<aws_sdk_kinesis::Client>,
-    dry: tokio::sync::OnceCell<Registered>,
+    dry: tokio::sync::OnceCell<Snapshot>,
 }
 
-/// Now, as an ISO 8601 UTC timestamp (history documents only; never part of a data key).
-pub(crate) fn now_iso() -> String {
-    let us = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0);
-    crate::model::time::format_timestamp(us)
-}
-
-/// `{prefix}/_control/recover/{shard}-{start}.json`: one history document per failure record
-/// (a discarded batch is known by its shard and first record; recovering it again rewrites it).
-pub fn history_key(prefix: &str, info: &failure::BatchInfo) -> String {
-    let rel = format!(
-        "_control/recover/{}-{}.json",
-        escape_segment(&info.shard_id),
-        info.start_seq
-    );
-    if prefix.is_empty() {
-        rel
-    } else {
-        format!("{prefix}/{rel}")
-    }
-}
-
-impl<'a, K: ObjectSink + SchemaStore> Recoverer<'a, K> {
-    pub fn new(sink: &'a K, cfg: &'a Config, prefix: &str, dry_run: bool) -> Recoverer<'a, K> {
+impl<'a, K: Store> Recoverer<'a, K> {
+    /// A recoverer into `lake`; with `dry_run` it lists what it would write and writes nothing.
+    pub fn new(lake: &'a Lake<K>, cfg: &'a Config, dry_run: bool) -> Recoverer<'a, K> {
         Recoverer {
-            sink,
+            lake,
             cfg,
-            prefix: prefix.to_string(),
             dry_run,
             stream: None,
             // Always re-read registry documents: other writers may have changed them.
-            registry: SchemaRegistry::new(prefix, std::time::Duration::ZERO),
+            registry: SchemaRegistry::new(std::time::Duration::ZERO),
             kinesis: tokio::sync::OnceCell::new(),
             dry: tokio::sync::OnceCell::new(),
         }
@@ -186,11 +131,11 @@ impl<'a, K: ObjectSink + SchemaStore> Recoverer<'a, K> {
         if self.dry_run {
             let snapshot = self
                 .dry
-                .get_or_try_init(|| Registered::load(self.sink, &self.prefix))
+                .get_or_try_init(|| Snapshot::load(self.lake.store()))
                 .await?;
-            return Ok(build_batch(event, self.cfg, &self.prefix, snapshot)?);
+            return Ok(build_batch(event, self.cfg, snapshot)?);
         }
-        let (batch, _) = self.registry.build(self.sink, event, self.cfg).await?;
+        let (batch, _) = self.registry.build(self.lake.store(), event, self.cfg).await?;
         Ok(batch)
     }
 
@@ -203,7 +148,11 @@ impl<'a, K: ObjectSink + SchemaStore> Recoverer<'a, K> {
     ) -> Result<Recovered, RecoverError> {
         let event = self.rebuild(rec).await?;
         let batch = self.build(&event).await?;
-        let keys: Vec<String> = batch.objects.iter().map(|o| o.key.clone()).collect();
+        let keys: Vec<String> = batch
+            .objects
+            .iter()
+            .map(|o| self.lake.store().full_key(&o.key))
+            .collect();
         if self.dry_run {
             return Ok(Recovered {
                 counts: batch.counts,
@@ -211,19 +160,19 @@ impl<'a, K: ObjectSink + SchemaStore> Recoverer<'a, K> {
                 history_key: None,
             });
         }
-        write_batch(&batch, self.sink).await?;
-        let key = history_key(&self.prefix, &rec.info);
+        self.lake.put_objects(batch.puts()).await?;
+        let key = keys::recover_history_key(&rec.info.shard_id, &rec.info.start_seq);
         let doc = serde_json::json!({
             "kind": "recover",
-            "recovered_at": now_iso(),
+            "recovered_at": crate::model::time::now_iso(),
             "source": source,
             "condition": rec.condition,
             "batch": rec.info,
             "counts": batch.counts,
             "objects": keys,
         });
-        self.sink
-            .put(
+        self.lake
+            .put_document(
                 &key,
                 Bytes::from(serde_json::to_vec_pretty(&doc).unwrap_or_default()),
             )
@@ -231,7 +180,7 @@ impl<'a, K: ObjectSink + SchemaStore> Recoverer<'a, K> {
         Ok(Recovered {
             counts: batch.counts,
             keys,
-            history_key: Some(key),
+            history_key: Some(self.lake.store().full_key(&key)),
         })
     }
 }

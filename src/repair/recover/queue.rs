@@ -4,8 +4,7 @@
 
 use super::failure::{parse_record, FailureRecord};
 use super::{RecoverError, Recovered, Recoverer, Summary};
-use crate::schema::store::SchemaStore;
-use crate::sink::ObjectSink;
+use crate::store::Store;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::Client;
 use std::collections::HashSet;
@@ -45,7 +44,7 @@ async fn release(sqs: &Client, url: &str, receipt: &str) {
 
 /// Receives messages until the queue has no more (or `max` were handled), recovering each one.
 /// `report` is told about every message as it is handled.
-pub async fn drain<K: ObjectSink + SchemaStore>(
+pub async fn drain<K: Store>(
     sqs: &Client,
     url: &str,
     r: &Recoverer<'_, K>,

@@ -6,7 +6,7 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use cdc_sink::config::Config;
 use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::pipeline::build_batch;
-use cdc_sink::sink::s3::{S3Settings, S3Sink};
+use cdc_sink::store::s3::{S3Settings, S3Store};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -104,7 +104,7 @@ pub fn measure(event: &[u8], dir: &Path, runs: usize) -> Result<Measured, String
             .await
             .map_err(|e| format!("create bucket: {e}"))?;
         let cfg = Config::default();
-        let sink = S3Sink::from_client(client, &S3Settings::new(BUCKET));
+        let sink = S3Store::from_client(client, &S3Settings::new(BUCKET));
         let handler = Handler::new(cfg.clone(), "bench".into(), sink);
         let mut invocation = Vec::with_capacity(runs);
         let mut hot = Vec::with_capacity(runs);
@@ -123,7 +123,7 @@ pub fn measure(event: &[u8], dir: &Path, runs: usize) -> Result<Measured, String
             last = Some(inv.counts);
             let snapshot = handler.registry.snapshot_for_bench();
             let t = Instant::now();
-            std::hint::black_box(build_batch(event, &cfg, &handler.prefix, &snapshot).ok());
+            std::hint::black_box(build_batch(event, &cfg, &snapshot).ok());
             hot.push(t.elapsed());
         }
         let counts = last.unwrap_or_default();

@@ -1,7 +1,7 @@
 //! A local directory as the object store: same keys as S3, written atomically
 //! (temporary file, fsync, rename), so a crash never leaves half an object.
 
-use super::{ObjectInfo, ObjectSink, SinkError};
+use super::{etag_of, Leftover, ObjectInfo, Precondition, PutOutcome, Store, StoreError};
 use bytes::Bytes;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,13 +25,13 @@ impl LocalDir {
 
     /// The file of a key; refuses keys that could leave the root (defence in depth: keys are
     /// already escaped by [`crate::lake::keys`]).
-    pub fn path_of(&self, key: &str) -> Result<PathBuf, SinkError> {
+    pub fn path_of(&self, key: &str) -> Result<PathBuf, StoreError> {
         if key.starts_with('/')
             || key
                 .split('/')
                 .any(|s| s.is_empty() || s == "." || s == "..")
         {
-            return Err(SinkError {
+            return Err(StoreError {
                 location: key.into(),
                 message: "key would leave the output directory".into(),
             });
@@ -133,66 +133,6 @@ pub fn remove_stale_temp_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(removed)
 }
 
-impl LocalDir {
-    /// The folders directly under `prefix` (a key prefix ending in `/`, or empty), as key
-    /// prefixes ending in `/`, sorted.
-    pub fn list_folders(&self, prefix: &str) -> Result<Vec<String>, SinkError> {
-        let dir = self.root.join(prefix);
-        let fail = |e: std::io::Error| SinkError {
-            location: dir.display().to_string(),
-            message: e.to_string(),
-        };
-        let mut out = Vec::new();
-        if !dir.is_dir() {
-            return Ok(out);
-        }
-        for e in std::fs::read_dir(&dir).map_err(fail)? {
-            let e = e.map_err(fail)?;
-            if e.file_type().map_err(fail)?.is_dir() {
-                out.push(format!("{prefix}{}/", e.file_name().to_string_lossy()));
-            }
-        }
-        out.sort();
-        Ok(out)
-    }
-
-    /// Every file under `prefix` (temporary files included), with size and modification time.
-    pub fn list_objects(&self, prefix: &str) -> Result<Vec<ObjectInfo>, SinkError> {
-        fn walk(root: &Path, d: &Path, out: &mut Vec<ObjectInfo>) -> std::io::Result<()> {
-            for e in std::fs::read_dir(d)? {
-                let e = e?;
-                let p = e.path();
-                let meta = e.metadata()?;
-                if meta.is_dir() {
-                    walk(root, &p, out)?;
-                } else if let Ok(rel) = p.strip_prefix(root) {
-                    let modified_ms = meta
-                        .modified()
-                        .ok()
-                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                        .map(|d| d.as_millis() as i64);
-                    out.push(ObjectInfo {
-                        key: rel.to_string_lossy().into_owned(),
-                        size: meta.len(),
-                        modified_ms,
-                    });
-                }
-            }
-            Ok(())
-        }
-        let dir = self.root.join(prefix);
-        let mut out = Vec::new();
-        if dir.is_dir() {
-            walk(&self.root, &dir, &mut out).map_err(|e| SinkError {
-                location: dir.display().to_string(),
-                message: e.to_string(),
-            })?;
-        }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
-    }
-}
-
 /// Writes a file atomically: temporary file in the same directory, fsync, rename.
 pub(crate) fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -210,22 +150,149 @@ pub(crate) fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> 
     result
 }
 
-impl ObjectSink for LocalDir {
-    async fn put(&self, key: &str, body: Bytes) -> Result<(), SinkError> {
+/// Conditional writes are serialised within this process (the CLI), not across processes: a
+/// local directory has one writer at a time.
+static LOCAL_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl LocalDir {
+    fn fail(&self, path: &Path, e: impl std::fmt::Display) -> StoreError {
+        StoreError {
+            location: path.display().to_string(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Every file under `prefix` (temporary files included), with size and modification time.
+    fn walk(&self, prefix: &str) -> Result<Vec<(ObjectInfo, bool)>, StoreError> {
+        fn walk(root: &Path, d: &Path, out: &mut Vec<(ObjectInfo, bool)>) -> std::io::Result<()> {
+            for e in std::fs::read_dir(d)? {
+                let e = e?;
+                let p = e.path();
+                let meta = e.metadata()?;
+                if meta.is_dir() {
+                    walk(root, &p, out)?;
+                } else if let Ok(rel) = p.strip_prefix(root) {
+                    let modified_ms = meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_millis() as i64);
+                    let temporary = is_temporary_file(&e.file_name().to_string_lossy());
+                    let info = ObjectInfo {
+                        key: rel.to_string_lossy().into_owned(),
+                        size: meta.len(),
+                        modified_ms,
+                    };
+                    out.push((info, temporary));
+                }
+            }
+            Ok(())
+        }
+        // A key prefix may end inside a file name (`dir/x-`): walk its folder, then filter.
+        let folder = match prefix.rfind('/') {
+            Some(i) => &prefix[..=i],
+            None => "",
+        };
+        let dir = self.root.join(folder);
+        let mut out = Vec::new();
+        if dir.is_dir() {
+            walk(&self.root, &dir, &mut out).map_err(|e| self.fail(&dir, e))?;
+        }
+        out.retain(|(o, _)| o.key.starts_with(prefix));
+        out.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+        Ok(out)
+    }
+}
+
+impl Store for LocalDir {
+    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         let path = self.path_of(key)?;
         let location = path.display().to_string();
         let p = path.clone();
         match tokio::task::spawn_blocking(move || write_atomically(&p, &body)).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(SinkError {
+            Ok(Err(e)) => Err(StoreError {
                 location,
                 message: e.to_string(),
             }),
-            Err(e) => Err(SinkError {
+            Err(e) => Err(StoreError {
                 location,
                 message: format!("writer task failed: {e}"),
             }),
         }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+        let path = self.path_of(key)?;
+        match std::fs::read(&path) {
+            Ok(b) => {
+                let e = etag_of(&b);
+                Ok(Some((b, e)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.fail(&path, e)),
+        }
+    }
+
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Bytes,
+        pre: Precondition,
+    ) -> Result<PutOutcome, StoreError> {
+        let path = self.path_of(key)?;
+        let _guard = LOCAL_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let current = match std::fs::read(&path) {
+            Ok(b) => Some(etag_of(&b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(self.fail(&path, e)),
+        };
+        if !pre.holds(current.as_deref()) {
+            return Ok(PutOutcome::Conflict);
+        }
+        write_atomically(&path, &body).map_err(|e| self.fail(&path, e))?;
+        Ok(PutOutcome::Written {
+            etag: etag_of(&body),
+        })
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        Ok(self
+            .walk(prefix)?
+            .into_iter()
+            .filter(|(_, temporary)| !temporary)
+            .map(|(o, _)| o)
+            .collect())
+    }
+
+    async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let dir = self.root.join(prefix);
+        let mut out = Vec::new();
+        if !dir.is_dir() {
+            return Ok(out);
+        }
+        for e in std::fs::read_dir(&dir).map_err(|e| self.fail(&dir, e))? {
+            let e = e.map_err(|e| self.fail(&dir, e))?;
+            if e.file_type().map_err(|e| self.fail(&dir, e))?.is_dir() {
+                out.push(format!("{prefix}{}/", e.file_name().to_string_lossy()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    async fn leftovers(&self, prefix: &str) -> Result<Vec<Leftover>, StoreError> {
+        Ok(self
+            .walk(prefix)?
+            .into_iter()
+            .filter(|(_, temporary)| *temporary)
+            .map(|(o, _)| Leftover {
+                key: o.key,
+                size: o.size,
+                modified_ms: o.modified_ms,
+                kind: "temporary file",
+            })
+            .collect())
     }
 
     fn location(&self, key: &str) -> String {

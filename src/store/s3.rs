@@ -4,7 +4,7 @@
 //! a timeout so a stalled connection cannot eat the Lambda's whole time budget. Objects at or
 //! above the multipart threshold are uploaded in parts, and the upload is aborted on failure.
 
-use super::{ObjectInfo, ObjectSink, SinkError};
+use super::{Leftover, ObjectInfo, Precondition, PutOutcome, Store, StoreError};
 use crate::config::{
     env, non_empty, parse_number, parse_setting, ConfigError, ConfigErrors, Errors, Given,
 };
@@ -130,7 +130,7 @@ impl std::str::FromStr for Bool {
 
 /// Writes objects to one bucket.
 #[derive(Clone)]
-pub struct S3Sink {
+pub struct S3Store {
     client: Client,
     bucket: String,
     kms_key_id: Option<String>,
@@ -143,10 +143,10 @@ fn endpoint_configured() -> bool {
         .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()))
 }
 
-impl S3Sink {
+impl S3Store {
     /// Builds the client once (credentials, region and endpoint from aws-config's standard
     /// chain, e.g. `AWS_ENDPOINT_URL_S3`).
-    pub async fn connect(settings: &S3Settings) -> S3Sink {
+    pub async fn connect(settings: &S3Settings) -> S3Store {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts))
             .timeout_config(
@@ -164,25 +164,17 @@ impl S3Sink {
         let conf = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(path_style)
             .build();
-        S3Sink::from_client(Client::from_conf(conf), settings)
+        S3Store::from_client(Client::from_conf(conf), settings)
     }
 
     /// Uses an existing client (tests, or callers with their own SDK config).
-    pub fn from_client(client: Client, settings: &S3Settings) -> S3Sink {
-        S3Sink {
+    pub fn from_client(client: Client, settings: &S3Settings) -> S3Store {
+        S3Store {
             client,
             bucket: settings.bucket.clone(),
             kms_key_id: settings.kms_key_id.clone(),
             multipart_threshold: settings.multipart_threshold.max(MIN_PART),
         }
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub fn bucket(&self) -> &str {
-        &self.bucket
     }
 
     fn sse(&self) -> (Option<ServerSideEncryption>, Option<String>) {
@@ -192,19 +184,19 @@ impl S3Sink {
         }
     }
 
-    fn fail(&self, key: &str, e: impl std::error::Error) -> SinkError {
-        SinkError {
+    fn fail(&self, key: &str, e: impl std::error::Error) -> StoreError {
+        StoreError {
             location: self.location(key),
             message: causes(&e),
         }
     }
 
     /// A failed SDK call, explained in a line or two: what failed and what to check.
-    fn fail_sdk<E>(&self, key: &str, e: SdkError<E, HttpResponse>) -> SinkError
+    fn fail_sdk<E>(&self, key: &str, e: SdkError<E, HttpResponse>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        SinkError {
+        StoreError {
             location: self.location(key),
             message: explain(&e, &self.bucket),
         }
@@ -213,7 +205,7 @@ impl S3Sink {
     /// One cheap request (list one key under `prefix`, a single attempt with short timeouts)
     /// that tells before any write whether the endpoint answers, the bucket exists and the
     /// credentials are accepted.
-    pub async fn check_access(&self, prefix: &str, timeout: Duration) -> Result<(), SinkError> {
+    pub async fn check_access(&self, prefix: &str, timeout: Duration) -> Result<(), StoreError> {
         let quick = aws_sdk_s3::config::Builder::default()
             .retry_config(RetryConfig::standard().with_max_attempts(1))
             .timeout_config(
@@ -236,7 +228,7 @@ impl S3Sink {
         Ok(())
     }
 
-    async fn put_single(&self, key: &str, body: Bytes) -> Result<(), SinkError> {
+    async fn put_single(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         let (sse, kms) = self.sse();
         self.client
             .put_object()
@@ -251,7 +243,7 @@ impl S3Sink {
         Ok(())
     }
 
-    async fn put_multipart(&self, key: &str, body: Bytes) -> Result<(), SinkError> {
+    async fn put_multipart(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         let (sse, kms) = self.sse();
         let created = self
             .client
@@ -264,7 +256,7 @@ impl S3Sink {
             .await
             .map_err(|e| self.fail_sdk(key, e))?;
         let Some(upload_id) = created.upload_id().map(str::to_string) else {
-            return Err(SinkError {
+            return Err(StoreError {
                 location: self.location(key),
                 message: "CreateMultipartUpload returned no UploadId".into(),
             });
@@ -284,7 +276,7 @@ impl S3Sink {
         result
     }
 
-    async fn upload_parts(&self, key: &str, upload_id: &str, body: Bytes) -> Result<(), SinkError> {
+    async fn upload_parts(&self, key: &str, upload_id: &str, body: Bytes) -> Result<(), StoreError> {
         let part_size = (self.multipart_threshold / 2).max(MIN_PART);
         let mut parts = Vec::new();
         let mut start = 0;
@@ -434,9 +426,9 @@ fn status<E>(
     e.raw_response().map(|r| r.status().as_u16())
 }
 
-impl S3Sink {
+impl S3Store {
     /// Reads an object and its ETag; `None` when it does not exist.
-    pub async fn get_object(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, SinkError> {
+    async fn get_object(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
         match self
             .client
             .get_object()
@@ -462,13 +454,12 @@ impl S3Sink {
     }
 
     /// Writes only if the precondition holds (`If-None-Match: *` or `If-Match: etag`).
-    pub async fn put_conditional(
+    async fn put_conditional(
         &self,
         key: &str,
         body: Bytes,
-        pre: crate::sink::Precondition,
-    ) -> Result<crate::sink::PutOutcome, SinkError> {
-        use crate::sink::{Precondition, PutOutcome};
+        pre: Precondition,
+    ) -> Result<PutOutcome, StoreError> {
         let (sse, kms) = self.sse();
         let req = self
             .client
@@ -492,33 +483,11 @@ impl S3Sink {
             Err(e) => Err(self.fail_sdk(key, e)),
         }
     }
-
-    /// Keys under a prefix, sorted.
-    pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, SinkError> {
-        let mut keys = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.fail_sdk(prefix, e))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
-            );
-        }
-        keys.sort();
-        Ok(keys)
-    }
 }
 
-impl S3Sink {
+impl S3Store {
     /// The "folders" directly under `prefix` (common prefixes with delimiter `/`), sorted.
-    pub async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, SinkError> {
+    async fn list_folders_(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
         let mut pages = self
             .client
@@ -541,7 +510,7 @@ impl S3Sink {
     }
 
     /// Every object under `prefix`, with size and last modification time.
-    pub async fn list_objects(&self, prefix: &str) -> Result<Vec<ObjectInfo>, SinkError> {
+    async fn list_objects(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
         let mut out = Vec::new();
         let mut pages = self
             .client
@@ -566,10 +535,10 @@ impl S3Sink {
 
     /// Multipart uploads under `prefix` that were started and never completed nor aborted
     /// (the S3 form of a leftover temporary file), as (key, initiated ms).
-    pub async fn list_incomplete_uploads(
+    async fn list_incomplete_uploads(
         &self,
         prefix: &str,
-    ) -> Result<Vec<(String, Option<i64>)>, SinkError> {
+    ) -> Result<Vec<(String, Option<i64>)>, StoreError> {
         let out = self
             .client
             .list_multipart_uploads()
@@ -591,13 +560,48 @@ impl S3Sink {
     }
 }
 
-impl ObjectSink for S3Sink {
-    async fn put(&self, key: &str, body: Bytes) -> Result<(), SinkError> {
+impl Store for S3Store {
+    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         if body.len() >= self.multipart_threshold {
             self.put_multipart(key, body).await
         } else {
             self.put_single(key, body).await
         }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+        self.get_object(key).await
+    }
+
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Bytes,
+        pre: Precondition,
+    ) -> Result<PutOutcome, StoreError> {
+        self.put_conditional(key, body, pre).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        self.list_objects(prefix).await
+    }
+
+    async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.list_folders_(prefix).await
+    }
+
+    async fn leftovers(&self, prefix: &str) -> Result<Vec<Leftover>, StoreError> {
+        Ok(self
+            .list_incomplete_uploads(prefix)
+            .await?
+            .into_iter()
+            .map(|(key, modified_ms)| Leftover {
+                key,
+                size: 0,
+                modified_ms,
+                kind: "incomplete multipart upload",
+            })
+            .collect())
     }
 
     fn location(&self, key: &str) -> String {

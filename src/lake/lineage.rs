@@ -1,0 +1,91 @@
+//! The lineage columns every data row carries, and the naming rules that keep source columns
+//! from clashing with them (see DESIGN.md, output contract).
+
+use crate::model::types::ColumnType;
+
+/// `cdc_op`: L (full load), I, U, D.
+pub const OP: &str = "cdc_op";
+/// `cdc_commit_ts`: the source commit time.
+pub const COMMIT_TS: &str = "cdc_commit_ts";
+/// `cdc_shard`: the Kinesis shard.
+pub const SHARD: &str = "cdc_shard";
+/// `cdc_seq`: the Kinesis sequence number, zero-padded so that string order is numeric order.
+pub const SEQ: &str = "cdc_seq";
+
+/// The lineage columns, in file order, with their types (see DESIGN.md, output contract).
+pub const LINEAGE: [(&str, ColumnType); 10] = [
+    (OP, ColumnType::String),
+    (COMMIT_TS, ColumnType::Timestamp),
+    ("cdc_dms_ts", ColumnType::Timestamp),
+    ("cdc_txn_id", ColumnType::Int64),
+    ("cdc_txn_record_id", ColumnType::Int64),
+    ("cdc_stream_position", ColumnType::String),
+    (SHARD, ColumnType::String),
+    (SEQ, ColumnType::String),
+    ("cdc_arrival_ts", ColumnType::Timestamp),
+    ("cdc_before", ColumnType::String),
+];
+
+/// True when a source column would clash with a lineage column or a partition column (`dt`,
+/// `hr`), in any case (Spark, Glue and Hive compare column names case-insensitively); such
+/// columns are written as `src_<name>`.
+pub fn is_reserved_name(name: &str) -> bool {
+    LINEAGE.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+        || name.eq_ignore_ascii_case("dt")
+        || name.eq_ignore_ascii_case("hr")
+}
+
+/// True when two column names are the same to Spark, Glue and Hive (case-insensitive).
+pub fn same_column_name(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
+}
+
+/// The name a source column is written under, given a test for the names its table already
+/// has (`taken` compares with [`same_column_name`]). Applied once, when the column is
+/// registered; the registry then remembers it (`renamed_from`):
+/// - a lineage or partition name becomes `src_<name>`;
+/// - a name that another column already has in another case (PostgreSQL allows `"id"` and
+///   `"ID"`; Spark, Glue and Hive do not tell them apart) gets `_` and 8 hex digits of a hash of
+///   the source name, like table names do: the same source name always gets the same suffix.
+pub fn column_name(source: &str, taken: impl Fn(&str) -> bool) -> String {
+    let base = if is_reserved_name(source) {
+        format!("src_{source}")
+    } else {
+        source.to_string()
+    };
+    if !taken(&base) {
+        return base;
+    }
+    let h = source.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    }) as u32;
+    let mut name = format!("{base}_{h:08x}");
+    let mut k = 2;
+    while taken(&name) {
+        name = format!("{base}_{h:08x}_{k}");
+        k += 1;
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clashing_names_are_renamed_stably() {
+        let none = |_: &str| false;
+        assert_eq!(column_name("id", none), "id");
+        assert_eq!(column_name("cdc_op", none), "src_cdc_op");
+        assert_eq!(column_name("CDC_OP", none), "src_CDC_OP");
+        assert_eq!(column_name("Dt", none), "src_Dt");
+        let have = ["id", "src_cdc_op"];
+        let taken = |n: &str| have.iter().any(|h| same_column_name(h, n));
+        let upper = column_name("ID", taken);
+        assert!(upper.starts_with("ID_") && upper.len() == 11, "{upper}");
+        assert_eq!(column_name("ID", taken), upper, "same input, same name");
+        assert_ne!(column_name("Id", taken), upper);
+        assert!(column_name("cdc_op", taken).starts_with("src_cdc_op_"));
+        assert!(same_column_name("Ünï", "üNÏ") && !same_column_name("a", "b"));
+    }
+}
