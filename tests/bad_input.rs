@@ -6,7 +6,6 @@ mod common;
 
 use cdc_sink::config::Config;
 use cdc_sink::ingest::registry::SchemaRegistry;
-use cdc_sink::pipeline::write_batch;
 use cdc_sink::sim::generate::{generate, GenOptions};
 use cdc_sink::store::local::LocalDir;
 use common::*;
@@ -34,8 +33,8 @@ async fn every_bad_input_is_quarantined_with_its_reason_or_rejected_clearly() {
     for (name, want) in corpus() {
         let bytes = std::fs::read(root().join("test-input/bad").join(&name)).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let sink = LocalDir::new(dir.path());
-        let reg = SchemaRegistry::new("lake", Duration::ZERO);
+        let sink = cdc_sink::store::PrefixStore::new(LocalDir::new(dir.path()), "lake");
+        let reg = SchemaRegistry::new(Duration::ZERO);
         let result = reg.build(&sink, &bytes, &Config::default()).await;
         files += 1;
         if let Some(msg) = want.get("error").and_then(Value::as_str) {
@@ -62,7 +61,7 @@ async fn every_bad_input_is_quarantined_with_its_reason_or_rejected_clearly() {
             continue;
         }
         let (batch, _) = result.unwrap_or_else(|e| panic!("{name}: {e}"));
-        write_batch(&batch, &sink).await.unwrap();
+        common::write_all(&sink, &batch).await.unwrap();
         let c = &batch.counts;
         let n = |k: &str| want[k].as_u64().unwrap();
         assert!(c.balanced(), "{name}: {c}");

@@ -10,7 +10,8 @@ mod common;
 use bytes::Bytes;
 use cdc_sink::config::Config;
 use cdc_sink::ingest::lambda::Handler;
-use cdc_sink::store::{MemoryStore, Precondition, PutOutcome, Store};
+use cdc_sink::store::memory::MemoryStore;
+use cdc_sink::store::{Leftover, ObjectInfo, Precondition, PutOutcome};
 use cdc_sink::sim::generate::{generate, GenOptions};
 use cdc_sink::store::{Store, StoreError};
 use common::*;
@@ -22,8 +23,7 @@ use std::sync::Mutex;
 /// Objects in memory (S3 itself is proven by the S3 tests); writes fail once `budget` is spent.
 #[derive(Default)]
 struct MemSink {
-    objects: Mutex<BTreeMap<String, Bytes>>,
-    schemas: MemoryStore,
+    inner: MemoryStore,
     budget: AtomicI64,
 }
 
@@ -35,17 +35,10 @@ impl Store for MemSink {
                 message: "injected failure".into(),
             });
         }
-        self.objects.lock().unwrap().insert(key.to_string(), body);
-        Ok(())
+        self.inner.put(key, body).await
     }
-    fn location(&self, key: &str) -> String {
-        format!("mem://{key}")
-    }
-}
-
-impl Store for MemSink {
     async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
-        self.schemas.get(key).await
+        self.inner.get(key).await
     }
     async fn put_if(
         &self,
@@ -53,10 +46,19 @@ impl Store for MemSink {
         body: Bytes,
         pre: Precondition,
     ) -> Result<PutOutcome, StoreError> {
-        self.schemas.put_if(key, body, pre).await
+        self.inner.put_if(key, body, pre).await
     }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.schemas.list(prefix).await
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        self.inner.list(prefix).await
+    }
+    async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.list_folders(prefix).await
+    }
+    async fn leftovers(&self, prefix: &str) -> Result<Vec<Leftover>, StoreError> {
+        self.inner.leftovers(prefix).await
+    }
+    fn location(&self, key: &str) -> String {
+        format!("mem://{key}")
     }
 }
 
@@ -87,7 +89,7 @@ async fn invoke(
             i64::MAX
         }
     };
-    h.sink.budget.store(cut, Ordering::SeqCst);
+    h.lake.store().inner().budget.store(cut, Ordering::SeqCst);
     t.invocations.fetch_add(1, Ordering::SeqCst);
     let (resp, _) = h.handle(&event_of(recs)).await.unwrap();
     let failed = resp.batch_item_failures.first()?;
@@ -179,7 +181,7 @@ async fn thousands_of_event_source_schedules_keep_every_record_exactly_once() {
             .collect();
         let rng = Mutex::new(Lcg(seed));
         let factor = 1 + rng.lock().unwrap().next(3);
-        let h = Handler::new(Config::default(), String::new(), MemSink::default());
+        let h = Handler::new(Config::default(), "", MemSink::default());
         // ParallelizationFactor: records of a shard split by partition key, lanes concurrent.
         let lanes: Vec<Vec<Value>> = (0..factor)
             .map(|l| {
@@ -192,14 +194,10 @@ async fn thousands_of_event_source_schedules_keep_every_record_exactly_once() {
         futures::future::join_all(lanes.into_iter().map(|l| lane(&h, l, &rng, &tally))).await;
 
         let mut seen: BTreeMap<String, u32> = BTreeMap::new();
-        for (key, body) in h
-            .sink
-            .objects
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(k, _)| k.ends_with(".parquet"))
-        {
+        let memory = &h.lake.store().inner().inner;
+        let keys = memory.keys();
+        for key in keys.iter().filter(|k| k.ends_with(".parquet")) {
+            let (body, _) = memory.get(key).await.unwrap().unwrap();
             for r in rows(&read_parquet(body.to_vec())) {
                 let seq = r["cdc_seq"]
                     .as_str()

@@ -86,7 +86,7 @@ async fn deliver(h: &Handler<Flaky>, recs: &[Value], r: &mut Lcg) -> u32 {
     let mut failures = 0;
     loop {
         let cut = r.next(4) == 0;
-        h.sink.budget.store(
+        h.lake.store().inner().budget.store(
             if cut { r.next(3) as i64 } else { i64::MAX },
             Ordering::SeqCst,
         );
@@ -117,8 +117,7 @@ fn copy_dir(from: &Path, to: &Path) {
 async fn replay_in_stages(w: &Workload, seed: u64, lake: &Path, stages: usize) -> Vec<String> {
     let mut r = Lcg(seed ^ 0x1CE);
     let h = Handler::new(
-        Config::default(),
-        String::new(),
+        Config::default(), "",
         Flaky {
             inner: LocalDir::new(lake),
             budget: AtomicI64::new(i64::MAX),
@@ -133,7 +132,7 @@ async fn replay_in_stages(w: &Workload, seed: u64, lake: &Path, stages: usize) -
             if r.next(6) == 0 {
                 // At-least-once: an earlier batch comes again.
                 let again = &order[r.next(order.len() as u64) as usize];
-                h.sink.budget.store(i64::MAX, Ordering::SeqCst);
+                h.lake.store().inner().budget.store(i64::MAX, Ordering::SeqCst);
                 h.handle(again).await.unwrap();
             }
         }
@@ -161,7 +160,7 @@ async fn manifest(seed: u64, base: &Path) -> Value {
     let lake = base.join("lake");
     std::fs::create_dir_all(&lake).unwrap();
     let stages = replay_in_stages(&w, seed, &lake, 3).await;
-    let docs = list_registered(&LocalDir::new(&lake), "").await.unwrap();
+    let docs = list_registered(&LocalDir::new(&lake)).await.unwrap();
     let o = options();
     let tables = athena::ddl_with_tail(&docs, &o, 0).unwrap();
     let wide = athena::ddl_with_tail(&docs, &o, 1).unwrap();

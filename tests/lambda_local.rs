@@ -134,11 +134,7 @@ async fn cargo_lambda_watch_and_invoke_write_the_expected_objects() {
     assert!(!line.contains("NotKinesis("), "a Debug dump: {line}");
 
     // The objects equal a local replay of the same event under the same prefix.
-    let b = cdc_sink::pipeline::build_batch(
-        &sample_bytes("kinesis_test_input.json"),
-        &cdc_sink::config::Config::default(),
-        "cdc",
-        &cdc_sink::schema::InferOnly,
+    let b = cdc_sink::pipeline::build_batch(&sample_bytes("kinesis_test_input.json"), &cdc_sink::config::Config::default(), &cdc_sink::schema::InferOnly,
     )
     .unwrap();
     let keys: Vec<String> = s3::list(&c, &bucket, "")
@@ -152,12 +148,13 @@ async fn cargo_lambda_watch_and_invoke_write_the_expected_objects() {
             .is_empty(),
         "schemas registered"
     );
+    let full = |k: &str| cdc_sink::store::prefix::join("cdc", k);
     assert_eq!(
         keys,
-        b.objects.iter().map(|o| o.key.clone()).collect::<Vec<_>>()
+        b.objects.iter().map(|o| full(&o.key)).collect::<Vec<_>>()
     );
     for o in &b.objects {
-        let got = read_parquet(s3::get(&c, &bucket, &o.key).await);
+        let got = read_parquet(s3::get(&c, &bucket, &full(&o.key)).await);
         assert_eq!(
             rows(&got),
             rows(&read_parquet(o.body.to_vec())),

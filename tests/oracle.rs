@@ -74,7 +74,7 @@ async fn deliver(h: &Handler<Flaky>, recs: &[Value], r: &mut Lcg) -> u32 {
     let mut failures = 0;
     loop {
         let cut = r.next(4) == 0;
-        h.sink.budget.store(
+        h.lake.store().inner().budget.store(
             if cut { r.next(3) as i64 } else { i64::MAX },
             Ordering::SeqCst,
         );
@@ -96,8 +96,7 @@ async fn deliver(h: &Handler<Flaky>, recs: &[Value], r: &mut Lcg) -> u32 {
 async fn replay_with_faults(w: &Workload, seed: u64, dir: &Path) -> (u32, u32) {
     let mut r = Lcg(seed ^ 0xFA17);
     let h = Handler::new(
-        Config::default(),
-        String::new(),
+        Config::default(), "",
         Flaky {
             inner: LocalDir::new(dir),
             budget: AtomicI64::new(i64::MAX),
@@ -110,7 +109,7 @@ async fn replay_with_faults(w: &Workload, seed: u64, dir: &Path) -> (u32, u32) {
         // At-least-once: now and then an earlier batch comes again.
         if i > 0 && r.next(5) == 0 {
             let again = &order[r.next(i as u64) as usize];
-            h.sink.budget.store(i64::MAX, Ordering::SeqCst);
+            h.lake.store().inner().budget.store(i64::MAX, Ordering::SeqCst);
             let (resp, _) = h.handle(again).await.unwrap();
             assert!(resp.batch_item_failures.is_empty());
             duplicates += 1;
@@ -132,7 +131,7 @@ fn options() -> DdlOptions {
 
 /// Runs the generated views on the lake in `dir` (DuckDB) and checks them against the truth.
 async fn check_views(dir: &Path, w: &Workload, what: &str) -> usize {
-    let docs = list_registered(&LocalDir::new(dir), "").await.unwrap();
+    let docs = list_registered(&LocalDir::new(dir)).await.unwrap();
     let tables = athena::ddl(&docs, &options()).unwrap();
     let manifest = json!({
         "database": "cdc_lake",
@@ -201,8 +200,7 @@ async fn views_give_the_true_final_state_read_back_from_s3() {
         let bucket = s3::unique_bucket("oracle");
         s3::create_bucket(&c, &bucket).await;
         let h = Handler::new(
-            Config::default(),
-            "cdc".into(),
+            Config::default(), "cdc",
             S3Store::from_client(c.clone(), &S3Settings::new(&bucket)),
         );
         let mut r = Lcg(seed);

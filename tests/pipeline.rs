@@ -5,7 +5,7 @@ mod common;
 
 use arrow::datatypes::{DataType, TimeUnit};
 use cdc_sink::config::{Compression, Config, Format, PartitionTime, Partitioning};
-use cdc_sink::pipeline::{write_batch, ObjectKind};
+use cdc_sink::pipeline::{ObjectKind};
 use cdc_sink::store::local::LocalDir;
 use common::*;
 use serde_json::json;
@@ -56,7 +56,7 @@ fn every_sample_balances_and_matches_its_expected_counts() {
 async fn quick_start_rows_types_lineage_and_layout() {
     let dir = tempfile::tempdir().unwrap();
     let b = batch("kinesis_test_input.json", &Config::default());
-    write_batch(&b, &LocalDir::new(dir.path())).await.unwrap();
+    common::write_all(&LocalDir::new(dir.path()), &b).await.unwrap();
     let keys = files(dir.path());
     let shard = "shardId-000000000000";
     for k in &keys {
@@ -513,7 +513,7 @@ fn json_lines_from_the_same_batch() {
     }
 }
 
-/// The batch of one insert per (schema, table), under prefix `lake`.
+/// The batch of one insert per (schema, table).
 fn inserts_into<'a>(tables: impl Iterator<Item = (&'a str, &'a str)>) -> cdc_sink::pipeline::Batch {
     let msgs: Vec<_> = tables
         .enumerate()
@@ -522,7 +522,6 @@ fn inserts_into<'a>(tables: impl Iterator<Item = (&'a str, &'a str)>) -> cdc_sin
     cdc_sink::pipeline::build_batch(
         &make_event("shardId-000000000001", 100, &msgs),
         &Config::default(),
-        "lake",
         &cdc_sink::schema::InferOnly,
     )
     .unwrap()
@@ -544,14 +543,15 @@ fn hostile_table_names_stay_under_the_prefix() {
     assert_eq!(b.counts.insert, names.len() as u64);
     let mut dirs = BTreeSet::new();
     for o in &b.objects {
-        assert!(o.key.starts_with("lake/"), "{}", o.key);
-        let segs: Vec<&str> = o.key.split('/').collect();
-        assert_eq!(segs.len(), 5, "{}", o.key);
+        // Keys are lake-relative; under the prefix `lake` they stay inside it.
+        let key = cdc_sink::store::prefix::join("lake", &o.key);
+        assert!(key.starts_with("lake/"), "{key}");
+        let segs: Vec<&str> = key.split('/').collect();
+        assert_eq!(segs.len(), 5, "{key}");
         assert!(
             segs.iter()
                 .all(|s| !s.is_empty() && *s != "." && *s != ".."),
-            "{}",
-            o.key
+            "{key}"
         );
         dirs.insert((segs[1].to_string(), segs[2].to_string()));
     }
@@ -601,7 +601,7 @@ fn objects_are_byte_identical_across_runs_and_thread_counts() {
                 ..Config::default()
             };
             let b =
-                cdc_sink::pipeline::build_batch(&event, &cfg, "lake", &cdc_sink::schema::InferOnly)
+                cdc_sink::pipeline::build_batch(&event, &cfg, &cdc_sink::schema::InferOnly)
                     .unwrap();
             b.objects
                 .iter()
@@ -628,11 +628,7 @@ fn objects_are_byte_identical_across_runs_and_thread_counts() {
         }
     }
     // The bytes hold the rows: every data row of the batch is read back from its Parquet file.
-    let b = cdc_sink::pipeline::build_batch(
-        &event,
-        &Config::default(),
-        "lake",
-        &cdc_sink::schema::InferOnly,
+    let b = cdc_sink::pipeline::build_batch(&event, &Config::default(), &cdc_sink::schema::InferOnly,
     )
     .unwrap();
     let mut rows = 0;

@@ -10,7 +10,6 @@ use base64::Engine;
 use cdc_sink::athena::{self, DdlOptions};
 use cdc_sink::config::{Compression, Config, Format, Partitioning};
 use cdc_sink::ingest::registry::{list_registered, SchemaRegistry};
-use cdc_sink::pipeline::write_batch;
 use cdc_sink::schema::registry::Registered;
 use cdc_sink::sim::generate::{generate, GenOptions};
 use cdc_sink::store::local::LocalDir;
@@ -166,15 +165,15 @@ fn edge_events() -> Vec<Vec<u8>> {
 /// Replays events through the schema registry into `dir` with `cfg`, as `cdc-sink replay` does.
 async fn replay(dir: &Path, events: &[Vec<u8>], cfg: &Config) {
     let sink = LocalDir::new(dir);
-    let reg = SchemaRegistry::new("", Duration::ZERO);
+    let reg = SchemaRegistry::new(Duration::ZERO);
     for e in events {
         let (b, _) = reg.build(&sink, e, cfg).await.unwrap();
-        write_batch(&b, &sink).await.unwrap();
+        common::write_all(&sink, &b).await.unwrap();
     }
 }
 
 async fn registered(dir: &Path) -> BTreeMap<String, Registered> {
-    list_registered(&LocalDir::new(dir), "")
+    list_registered(&LocalDir::new(dir))
         .await
         .unwrap()
         .into_iter()
@@ -321,16 +320,19 @@ async fn tables_whose_escaped_name_starts_with_a_dot_are_listed() {
     let c = common::s3::client(&server.endpoint);
     let bucket = common::s3::unique_bucket("dotnames");
     common::s3::create_bucket(&c, &bucket).await;
-    let s3 = cdc_sink::store::s3::S3Store::from_client(
-        c.clone(),
-        &cdc_sink::store::s3::S3Settings::new(&bucket),
+    let s3 = cdc_sink::store::PrefixStore::new(
+        cdc_sink::store::s3::S3Store::from_client(
+            c.clone(),
+            &cdc_sink::store::s3::S3Settings::new(&bucket),
+        ),
+        "cdc",
     );
-    let reg = SchemaRegistry::new("cdc", Duration::ZERO);
+    let reg = SchemaRegistry::new(Duration::ZERO);
     for e in edge_events() {
         let (b, _) = reg.build(&s3, &e, &Config::default()).await.unwrap();
-        write_batch(&b, &s3).await.unwrap();
+        common::write_all(&s3, &b).await.unwrap();
     }
-    let listed = list_registered(&s3, "cdc").await.unwrap();
+    let listed = list_registered(&s3).await.unwrap();
     assert!(listed.iter().any(|d| d.table == "../../outside"));
 }
 
@@ -532,7 +534,7 @@ async fn spark_reads_every_lake_like_duckdb_and_the_truth() {
         ("generator", &gen_dir, true),
         ("edge", &edge_dir, false),
     ] {
-        let docs = list_registered(&LocalDir::new(dir), "").await.unwrap();
+        let docs = list_registered(&LocalDir::new(dir)).await.unwrap();
         let ddl = athena::ddl(&docs, &options(Format::Parquet)).unwrap();
         let tables: Vec<Value> = ddl
             .iter()

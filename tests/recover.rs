@@ -88,8 +88,7 @@ impl Env {
 
     fn handler(&self, bucket: &str) -> Handler<S3Store> {
         Handler::new(
-            Config::default(),
-            "cdc".into(),
+            Config::default(), "cdc",
             S3Store::from_client(self.c.clone(), &S3Settings::new(bucket)),
         )
     }
@@ -235,8 +234,7 @@ async fn s3_faults_until_retries_run_out_then_recover_from_the_queue() {
     )
     .await;
     let outage = Handler::new(
-        Config::default(),
-        "cdc".into(),
+        Config::default(), "cdc",
         S3Store::from_client(
             s3::client_with(&proxy.endpoint, s3::SECRET_KEY, 2, Duration::from_secs(5)),
             &S3Settings::new(&bucket),
@@ -325,10 +323,10 @@ async fn recover_twice_and_after_a_partial_write_from_a_file() {
     for (i, e) in events.iter().enumerate() {
         if failed.contains(&i) {
             // The batch wrote some objects, then failed for good.
-            let (batch, _) = h.registry.build(&h.sink, e, &h.config).await.unwrap();
+            let (batch, _) = h.registry.build(h.lake.store(), e, &h.config).await.unwrap();
             assert!(batch.objects.len() >= 2);
             for o in &batch.objects[..batch.objects.len() / 2] {
-                cdc_sink::store::Store::put(&h.sink, &o.key, o.body.clone())
+                cdc_sink::store::Store::put(h.lake.store(), &o.key, o.body.clone())
                     .await
                     .unwrap();
             }
@@ -601,7 +599,7 @@ async fn the_recovery_function_reports_only_the_messages_it_could_not_recover() 
     let msgs = cdc_sink::repair::recover::lambda::sqs_messages(&bytes).expect("an SQS event");
     assert!(cdc_sink::repair::recover::lambda::sqs_messages(&events[0]).is_none());
     let cfg = Config::default();
-    let r = cdc_sink::repair::recover::Recoverer::new(&h.sink, &cfg, "cdc", false)
+    let r = cdc_sink::repair::recover::Recoverer::new(&h.lake, &cfg, false)
         .with_kinesis(env.k.clone());
     let (resp, summary) = cdc_sink::repair::recover::lambda::handle_sqs(&r, &msgs).await;
     assert_eq!(

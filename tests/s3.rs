@@ -130,7 +130,7 @@ async fn large_objects_use_multipart_upload() {
 }
 
 fn handler(c: &aws_sdk_s3::Client, bucket: &str) -> Handler<S3Store> {
-    Handler::new(Config::default(), "cdc".into(), sink(c, bucket))
+    Handler::new(Config::default(), "cdc", sink(c, bucket))
 }
 
 fn first_seq(event: &[u8]) -> String {

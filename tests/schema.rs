@@ -9,7 +9,8 @@ use cdc_sink::config::Config;
 use cdc_sink::ingest::registry::SchemaRegistry;
 use cdc_sink::model::change::TableId;
 use cdc_sink::pipeline::ObjectKind;
-use cdc_sink::schema::registry::{evolve, key, Registered};
+use cdc_sink::lake::keys::registry_key;
+use cdc_sink::schema::registry::{evolve, Registered};
 use cdc_sink::store::Store;
 use cdc_sink::schema::{Column, ColumnType, TableSchema, TypeSource};
 use cdc_sink::store::s3::{S3Settings, S3Store};
@@ -451,13 +452,13 @@ async fn conditional_writes_refuse_stale_versions(endpoint: &str) {
     let c = s3::client(endpoint);
     let bucket = s3::unique_bucket("registry");
     s3::create_bucket(&c, &bucket).await;
-    let sink = S3Store::from_client(c.clone(), &S3Settings::new(&bucket));
+    let sink = cdc_sink::store::PrefixStore::new(S3Store::from_client(c.clone(), &S3Settings::new(&bucket)), "cdc");
     let t = TableId::new("public", "shared");
 
     // Deterministic: two writers read the same (absent) version; the second write must lose.
     let (a, b) = (
-        SchemaRegistry::new("cdc", Duration::ZERO),
-        SchemaRegistry::new("cdc", Duration::ZERO),
+        SchemaRegistry::new(Duration::ZERO),
+        SchemaRegistry::new(Duration::ZERO),
     );
     assert!(a.get(&sink, &t).await.unwrap().is_none());
     assert!(b.get(&sink, &t).await.unwrap().is_none());
@@ -477,7 +478,7 @@ async fn conditional_writes_refuse_stale_versions(endpoint: &str) {
         !a.publish(&sink, &va_stale).await.unwrap(),
         "If-Match on a stale ETag is refused"
     );
-    let (bytes, _) = Store::get(&sink, &key("cdc", &t))
+    let (bytes, _) = Store::get(&sink, &registry_key(&t))
         .await
         .unwrap()
         .unwrap();
@@ -503,7 +504,7 @@ async fn concurrent_registry_writers_lose_no_update() {
     let c = s3::client(&server.endpoint);
     let bucket = s3::unique_bucket("concurrent");
     s3::create_bucket(&c, &bucket).await;
-    let sink = S3Store::from_client(c.clone(), &S3Settings::new(&bucket));
+    let sink = cdc_sink::store::PrefixStore::new(S3Store::from_client(c.clone(), &S3Settings::new(&bucket)), "cdc");
     let t = TableId::new("public", "shared");
 
     // 8 writers (like Lambdas on 8 shards) each add their own column at once.
@@ -514,7 +515,7 @@ async fn concurrent_registry_writers_lose_no_update() {
         let sink = sink.clone();
         let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {
-            let reg = SchemaRegistry::new("cdc", Duration::ZERO);
+            let reg = SchemaRegistry::new(Duration::ZERO);
             let event = make_event(
                 &format!("shardId-{w:012}"),
                 0,
@@ -532,7 +533,7 @@ async fn concurrent_registry_writers_lose_no_update() {
             loop {
                 match reg.build(&sink, &event, &Config::default()).await {
                     Ok((batch, report)) => {
-                        cdc_sink::pipeline::write_batch(&batch, &sink)
+                        common::write_all(&sink, &batch)
                             .await
                             .unwrap();
                         return (report.conflicts, retries);
@@ -552,7 +553,7 @@ async fn concurrent_registry_writers_lose_no_update() {
         conflicts += c;
         retries += r;
     }
-    let (bytes, _) = Store::get(&sink, &key("cdc", &t))
+    let (bytes, _) = Store::get(&sink, &registry_key(&t))
         .await
         .unwrap()
         .unwrap();

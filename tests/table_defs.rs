@@ -85,7 +85,7 @@ async fn run_shards(dir: &Path, shards: &[Vec<Vec<u8>>], start: &[Duration], see
     };
     let mut tasks = Vec::new();
     for (s, events) in shards.iter().enumerate() {
-        let h = Arc::new(Handler::new(cfg.clone(), String::new(), LocalDir::new(dir)));
+        let h = Arc::new(Handler::new(cfg.clone(), "", LocalDir::new(dir)));
         let events = events.clone();
         let delay = start[s];
         let mut rng = Lcg(seed * 31 + s as u64);
@@ -219,7 +219,7 @@ async fn past_the_bound_types_are_inferred_and_counted() {
         await_table_def: Duration::from_secs(1),
         ..Config::default()
     };
-    let h = Handler::new(cfg, String::new(), LocalDir::new(dir.path()));
+    let h = Handler::new(cfg, "", LocalDir::new(dir.path()));
     let mut event: Value = serde_json::from_slice(&make_event(
         "shardId-000000000000",
         1,

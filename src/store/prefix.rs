@@ -16,6 +16,7 @@ pub fn join(prefix: &str, key: &str) -> String {
 }
 
 /// `inner` under `prefix` (normalised: no leading or trailing `/`, may be empty).
+#[derive(Clone)]
 pub struct PrefixStore<S> {
     inner: S,
     prefix: String,

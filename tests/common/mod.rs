@@ -4,9 +4,10 @@
 use arrow::array::{Array, RecordBatch};
 use cdc_sink::config::Config;
 use cdc_sink::model::change::Counts;
-use cdc_sink::pipeline::{build_batch, write_batch, Batch};
+use cdc_sink::pipeline::{build_batch, Batch};
 use cdc_sink::schema::InferOnly;
-use cdc_sink::store::Store;
+use cdc_sink::store::local::LocalDir;
+use cdc_sink::store::{PrefixStore, Store};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -47,18 +48,27 @@ pub fn sample_bytes(name: &str) -> Vec<u8> {
 }
 
 pub fn batch(name: &str, cfg: &Config) -> Batch {
-    build_batch(&sample_bytes(name), cfg, "", &InferOnly).unwrap()
+    build_batch(&sample_bytes(name), cfg, &InferOnly).unwrap()
 }
 
 /// Runs every sample through the pipeline into `sink` under `prefix`.
 pub async fn replay_all<K: Store>(sink: &K, cfg: &Config, prefix: &str) -> Vec<Batch> {
+    let store = PrefixStore::new(sink, prefix);
     let mut out = Vec::new();
     for (name, _) in samples() {
-        let b = build_batch(&sample_bytes(&name), cfg, prefix, &InferOnly).unwrap();
-        write_batch(&b, sink).await.unwrap();
+        let b = build_batch(&sample_bytes(&name), cfg, &InferOnly).unwrap();
+        write_all(&store, &b).await.unwrap();
         out.push(b);
     }
     out
+}
+
+/// Writes a batch's objects, one after the other (the Lambda's writes without its layout guard).
+pub async fn write_all<K: Store>(store: &K, b: &Batch) -> Result<(), StoreError> {
+    for o in &b.objects {
+        store.put(&o.key, o.body.clone()).await?;
+    }
+    Ok(())
 }
 
 /// All files under `dir`, as keys relative to it.
@@ -180,23 +190,22 @@ pub fn dms_create_table(
 /// Processes events through the schema registry into a local directory, as `cdc-sink replay`
 /// does: the reference output for comparisons with the Lambda and S3 paths.
 pub async fn replay_registered(dir: &Path, events: &[Vec<u8>]) -> Vec<Batch> {
-    let sink = cdc_sink::store::local::LocalDir::new(dir);
-    let reg = cdc_sink::ingest::registry::SchemaRegistry::new("", std::time::Duration::ZERO);
-    cdc_sink::lake::layout::ensure(&sink, "", &Config::default(), "reference")
+    let layout = cdc_sink::lake::Layout::of(&Config::default());
+    let lake = cdc_sink::lake::Lake::open_for_write(LocalDir::new(dir), "", layout)
         .await
         .unwrap();
+    let reg = cdc_sink::ingest::registry::SchemaRegistry::new(std::time::Duration::ZERO);
     let mut out = Vec::new();
     for e in events {
-        let (b, _) = reg.build(&sink, e, &Config::default()).await.unwrap();
-        write_batch(&b, &sink).await.unwrap();
+        let (b, _) = reg.build(lake.store(), e, &Config::default()).await.unwrap();
+        lake.put_objects(b.puts()).await.unwrap();
         out.push(b);
     }
     out
 }
 
 use bytes::Bytes;
-use cdc_sink::store::{Precondition, PutOutcome, Store};
-use cdc_sink::store::StoreError;
+use cdc_sink::store::{Leftover, ObjectInfo, Precondition, PutOutcome, StoreError};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// A local directory that accepts `budget` more writes, then fails (like S3 failing after the
@@ -216,14 +225,8 @@ impl Store for Flaky {
         }
         self.inner.put(key, body).await
     }
-    fn location(&self, key: &str) -> String {
-        self.inner.location(key)
-    }
-}
-
-impl Store for Flaky {
     async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
-        Store::get(&self.inner, key).await
+        self.inner.get(key).await
     }
     async fn put_if(
         &self,
@@ -233,8 +236,17 @@ impl Store for Flaky {
     ) -> Result<PutOutcome, StoreError> {
         self.inner.put_if(key, body, pre).await
     }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        Store::list(&self.inner, prefix).await
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        self.inner.list(prefix).await
+    }
+    async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.list_folders(prefix).await
+    }
+    async fn leftovers(&self, prefix: &str) -> Result<Vec<Leftover>, StoreError> {
+        self.inner.leftovers(prefix).await
+    }
+    fn location(&self, key: &str) -> String {
+        self.inner.location(key)
     }
 }
 pub mod proxy;
