@@ -484,10 +484,18 @@ mod tests {
         assert!(normalise_prefix("a/../b").is_err());
         assert_eq!(normalise_prefix("/cdc/").unwrap(), "cdc");
         let lookup = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         };
         assert_eq!(prefix_from_lookup(&lookup(&[])).unwrap(), "cdc");
-        assert_eq!(prefix_from_lookup(&lookup(&[(env::PREFIX, "/lake/x/")])).unwrap(), "lake/x");
+        assert_eq!(
+            prefix_from_lookup(&lookup(&[(env::PREFIX, "/lake/x/")])).unwrap(),
+            "lake/x"
+        );
         let e = prefix_from_lookup(&lookup(&[(env::PREFIX, "a//b")])).unwrap_err();
         assert_eq!(e.name, "CDC_PREFIX");
     }

@@ -2,9 +2,20 @@
 //! append-only change lake that Athena queries: one folder per table, Hive-style time
 //! partitions, Parquet or JSON Lines objects, lineage columns on every row.
 //!
-//! The same pipeline runs in the Lambda (`cdc-sink-lambda`) and the CLI (`cdc-sink replay`):
-//! [`pipeline::build_batch`] turns one Lambda Kinesis event into encoded objects without I/O,
-//! and [`pipeline::write_batch`] puts them to a store (a local directory or S3).
+//! The modules stand on floors, and every import runs downward (`tests/layering.rs` holds it):
+//!
+//! 1. [`model`]: the vocabulary, importing nothing of the crate; [`config`]: every setting.
+//! 2. [`lake::keys`], [`lake::lineage`], [`lake::layout`]: the lake's contract, pure.
+//! 3. [`schema`] (pure registry rules), [`decode`] (bytes to borrowed records).
+//! 4. [`store`]: one [`store::Store`] trait over a local directory, S3 and memory; no lake rule.
+//! 5. [`format`], [`pipeline`]: [`pipeline::build_batch`] turns one Lambda Kinesis event into
+//!    encoded objects with lake-relative keys, without I/O.
+//! 6. [`lake::Lake`]: a store under a prefix with the layout guard; the only writer of a lake.
+//! 7. [`ingest`] (the Lambda, replay, the registry loop); then the commands [`repair`],
+//!    [`status`], [`source`], [`athena`], which reach the registry through
+//!    [`ingest::registry`]; then [`sim`] (generator, benchmark, fuzzing).
+//!
+//! The binaries (`src/bin/`) compose these; only they know clap, terminals and exit codes.
 
 pub mod athena;
 pub mod config;

@@ -178,9 +178,7 @@ pub async fn status<K: Store>(
     }
     let names: BTreeMap<String, String> = registered
         .iter()
-        .map(|r| {
-(table_folder(&r.id()), r.id().to_string())
-        })
+        .map(|r| (table_folder(&r.id()), r.id().to_string()))
         .collect();
 
     // Table folders: every folder under a schema folder (reserved folders start with `_`).
@@ -310,10 +308,7 @@ pub async fn status<K: Store>(
     let control: Vec<ObjectInfo> = sink.list(keys::CONTROL).await?;
     let log = format!("{}dt=", keys::CONTROL);
     let control_log = Totals {
-        objects: control
-            .iter()
-            .filter(|o| o.key.starts_with(&log))
-            .count() as u64,
+        objects: control.iter().filter(|o| o.key.starts_with(&log)).count() as u64,
         bytes: control
             .iter()
             .filter(|o| o.key.starts_with(&log))

@@ -33,7 +33,8 @@ async fn every_fault_kind_ends_in_exactly_the_fault_free_output() {
     let clean = s3::unique_bucket("clean");
     s3::create_bucket(&direct, &clean).await;
     let reference = Handler::new(
-        Config::default(), "cdc",
+        Config::default(),
+        "cdc",
         S3Store::from_client(direct.clone(), &S3Settings::new(&clean)),
     );
     for e in &events {
@@ -122,7 +123,8 @@ async fn every_fault_kind_ends_in_exactly_the_fault_free_output() {
         let bucket = s3::unique_bucket("faults");
         s3::create_bucket(&direct, &bucket).await;
         let h = Handler::new(
-            Config::default(), "cdc",
+            Config::default(),
+            "cdc",
             S3Store::from_client(client, &S3Settings::new(&bucket)),
         );
         let mut redelivered = 0;

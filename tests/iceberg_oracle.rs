@@ -117,7 +117,8 @@ fn copy_dir(from: &Path, to: &Path) {
 async fn replay_in_stages(w: &Workload, seed: u64, lake: &Path, stages: usize) -> Vec<String> {
     let mut r = Lcg(seed ^ 0x1CE);
     let h = Handler::new(
-        Config::default(), "",
+        Config::default(),
+        "",
         Flaky {
             inner: LocalDir::new(lake),
             budget: AtomicI64::new(i64::MAX),
@@ -132,7 +133,11 @@ async fn replay_in_stages(w: &Workload, seed: u64, lake: &Path, stages: usize) -
             if r.next(6) == 0 {
                 // At-least-once: an earlier batch comes again.
                 let again = &order[r.next(order.len() as u64) as usize];
-                h.lake.store().inner().budget.store(i64::MAX, Ordering::SeqCst);
+                h.lake
+                    .store()
+                    .inner()
+                    .budget
+                    .store(i64::MAX, Ordering::SeqCst);
                 h.handle(again).await.unwrap();
             }
         }

@@ -134,7 +134,10 @@ async fn cargo_lambda_watch_and_invoke_write_the_expected_objects() {
     assert!(!line.contains("NotKinesis("), "a Debug dump: {line}");
 
     // The objects equal a local replay of the same event under the same prefix.
-    let b = cdc_sink::pipeline::build_batch(&sample_bytes("kinesis_test_input.json"), &cdc_sink::config::Config::default(), &cdc_sink::schema::InferOnly,
+    let b = cdc_sink::pipeline::build_batch(
+        &sample_bytes("kinesis_test_input.json"),
+        &cdc_sink::config::Config::default(),
+        &cdc_sink::schema::InferOnly,
     )
     .unwrap();
     let keys: Vec<String> = s3::list(&c, &bucket, "")

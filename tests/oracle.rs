@@ -96,7 +96,8 @@ async fn deliver(h: &Handler<Flaky>, recs: &[Value], r: &mut Lcg) -> u32 {
 async fn replay_with_faults(w: &Workload, seed: u64, dir: &Path) -> (u32, u32) {
     let mut r = Lcg(seed ^ 0xFA17);
     let h = Handler::new(
-        Config::default(), "",
+        Config::default(),
+        "",
         Flaky {
             inner: LocalDir::new(dir),
             budget: AtomicI64::new(i64::MAX),
@@ -109,7 +110,11 @@ async fn replay_with_faults(w: &Workload, seed: u64, dir: &Path) -> (u32, u32) {
         // At-least-once: now and then an earlier batch comes again.
         if i > 0 && r.next(5) == 0 {
             let again = &order[r.next(i as u64) as usize];
-            h.lake.store().inner().budget.store(i64::MAX, Ordering::SeqCst);
+            h.lake
+                .store()
+                .inner()
+                .budget
+                .store(i64::MAX, Ordering::SeqCst);
             let (resp, _) = h.handle(again).await.unwrap();
             assert!(resp.batch_item_failures.is_empty());
             duplicates += 1;
@@ -200,7 +205,8 @@ async fn views_give_the_true_final_state_read_back_from_s3() {
         let bucket = s3::unique_bucket("oracle");
         s3::create_bucket(&c, &bucket).await;
         let h = Handler::new(
-            Config::default(), "cdc",
+            Config::default(),
+            "cdc",
             S3Store::from_client(c.clone(), &S3Settings::new(&bucket)),
         );
         let mut r = Lcg(seed);

@@ -5,7 +5,7 @@ mod common;
 
 use arrow::datatypes::{DataType, TimeUnit};
 use cdc_sink::config::{Compression, Config, Format, PartitionTime, Partitioning};
-use cdc_sink::pipeline::{ObjectKind};
+use cdc_sink::pipeline::ObjectKind;
 use cdc_sink::store::local::LocalDir;
 use common::*;
 use serde_json::json;
@@ -56,7 +56,9 @@ fn every_sample_balances_and_matches_its_expected_counts() {
 async fn quick_start_rows_types_lineage_and_layout() {
     let dir = tempfile::tempdir().unwrap();
     let b = batch("kinesis_test_input.json", &Config::default());
-    common::write_all(&LocalDir::new(dir.path()), &b).await.unwrap();
+    common::write_all(&LocalDir::new(dir.path()), &b)
+        .await
+        .unwrap();
     let keys = files(dir.path());
     let shard = "shardId-000000000000";
     for k in &keys {
@@ -600,9 +602,8 @@ fn objects_are_byte_identical_across_runs_and_thread_counts() {
                 encode_threads: threads,
                 ..Config::default()
             };
-            let b =
-                cdc_sink::pipeline::build_batch(&event, &cfg, &cdc_sink::schema::InferOnly)
-                    .unwrap();
+            let b = cdc_sink::pipeline::build_batch(&event, &cfg, &cdc_sink::schema::InferOnly)
+                .unwrap();
             b.objects
                 .iter()
                 .map(|o| (o.key.clone(), o.body.clone()))
@@ -628,9 +629,9 @@ fn objects_are_byte_identical_across_runs_and_thread_counts() {
         }
     }
     // The bytes hold the rows: every data row of the batch is read back from its Parquet file.
-    let b = cdc_sink::pipeline::build_batch(&event, &Config::default(), &cdc_sink::schema::InferOnly,
-    )
-    .unwrap();
+    let b =
+        cdc_sink::pipeline::build_batch(&event, &Config::default(), &cdc_sink::schema::InferOnly)
+            .unwrap();
     let mut rows = 0;
     for o in b.objects.iter().filter(|o| o.kind == ObjectKind::Data) {
         let r =

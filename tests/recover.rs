@@ -88,7 +88,8 @@ impl Env {
 
     fn handler(&self, bucket: &str) -> Handler<S3Store> {
         Handler::new(
-            Config::default(), "cdc",
+            Config::default(),
+            "cdc",
             S3Store::from_client(self.c.clone(), &S3Settings::new(bucket)),
         )
     }
@@ -234,7 +235,8 @@ async fn s3_faults_until_retries_run_out_then_recover_from_the_queue() {
     )
     .await;
     let outage = Handler::new(
-        Config::default(), "cdc",
+        Config::default(),
+        "cdc",
         S3Store::from_client(
             s3::client_with(&proxy.endpoint, s3::SECRET_KEY, 2, Duration::from_secs(5)),
             &S3Settings::new(&bucket),
@@ -323,7 +325,11 @@ async fn recover_twice_and_after_a_partial_write_from_a_file() {
     for (i, e) in events.iter().enumerate() {
         if failed.contains(&i) {
             // The batch wrote some objects, then failed for good.
-            let (batch, _) = h.registry.build(h.lake.store(), e, &h.config).await.unwrap();
+            let (batch, _) = h
+                .registry
+                .build(h.lake.store(), e, &h.config)
+                .await
+                .unwrap();
             assert!(batch.objects.len() >= 2);
             for o in &batch.objects[..batch.objects.len() / 2] {
                 cdc_sink::store::Store::put(h.lake.store(), &o.key, o.body.clone())
@@ -599,8 +605,8 @@ async fn the_recovery_function_reports_only_the_messages_it_could_not_recover() 
     let msgs = cdc_sink::repair::recover::lambda::sqs_messages(&bytes).expect("an SQS event");
     assert!(cdc_sink::repair::recover::lambda::sqs_messages(&events[0]).is_none());
     let cfg = Config::default();
-    let r = cdc_sink::repair::recover::Recoverer::new(&h.lake, &cfg, false)
-        .with_kinesis(env.k.clone());
+    let r =
+        cdc_sink::repair::recover::Recoverer::new(&h.lake, &cfg, false).with_kinesis(env.k.clone());
     let (resp, summary) = cdc_sink::repair::recover::lambda::handle_sqs(&r, &msgs).await;
     assert_eq!(
         resp,
@@ -611,4 +617,70 @@ async fn the_recovery_function_reports_only_the_messages_it_could_not_recover() 
     println!(
         "recover (Lambda on the failure queue): 1 batch recovered, 1 forged message returned to the queue; {rows} rows checked, lost {lost}, duplicated {dup}"
     );
+}
+
+/// The recovery function on the SQS queue meets the same layout guard as the Kinesis path: a
+/// function configured for another layout than the lake's records nothing, and the message
+/// returns to the queue with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_recovery_function_refuses_a_lake_laid_out_otherwise() {
+    let env = Env::start();
+    let (arn, recs) = env.stream("guard").await;
+    let events: Vec<Vec<u8>> = batches(&recs)
+        .iter()
+        .map(|b| streams::lambda_event(&arn, b))
+        .collect();
+    let bucket = env.bucket("guard").await;
+    // The lake is recorded as day-partitioned by its first writer.
+    let h = env.handler(&bucket);
+    assert!(h
+        .handle(&events[0])
+        .await
+        .unwrap()
+        .0
+        .batch_item_failures
+        .is_empty());
+    let before = s3::list(&env.c, &bucket, "").await;
+    assert!(
+        before.contains(&"cdc/_layout.json".to_string()),
+        "{before:?}"
+    );
+    // The same function, redeployed with hourly partitions, receives a failure record.
+    let hourly = Config {
+        partition: cdc_sink::config::Partitioning::Hour,
+        ..Config::default()
+    };
+    let wrong = Handler::new(
+        hourly.clone(),
+        "cdc",
+        S3Store::from_client(env.c.clone(), &S3Settings::new(&bucket)),
+    );
+    let failure = streams::failure_record(&arn, batches(&recs)[1]);
+    let sqs_event = json!({"Records": [
+        {"messageId": "m-1", "receiptHandle": "r1", "body": failure.to_string(), "attributes": {},
+         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:failed", "awsRegion": "us-east-1"}]});
+    let msgs =
+        cdc_sink::repair::recover::lambda::sqs_messages(&serde_json::to_vec(&sqs_event).unwrap())
+            .expect("an SQS event");
+    let r = cdc_sink::repair::recover::Recoverer::new(&wrong.lake, &hourly, false)
+        .with_kinesis(env.k.clone());
+    let (resp, summary) = cdc_sink::repair::recover::lambda::handle_sqs(&r, &msgs).await;
+    assert_eq!(
+        resp,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]})
+    );
+    assert_eq!((summary.recovered, summary.failed), (0, 1));
+    // Nothing new in the lake: no hourly partition, no history document.
+    let after = s3::list(&env.c, &bucket, "").await;
+    assert_eq!(after, before, "nothing written, not even the registry");
+    // And the recoverer names the mismatch.
+    let rec =
+        cdc_sink::repair::recover::failure::parse_record(&failure.to_string(), "test").unwrap();
+    let e = r.recover(&rec, "test").await.unwrap_err().to_string();
+    assert!(
+        e.contains("partition=day") && e.contains("partition=hour"),
+        "{e}"
+    );
+    println!("recover guard (SQS path): a lake laid out otherwise refused, nothing written");
 }

@@ -7,13 +7,13 @@ mod common;
 use arrow::datatypes::{DataType, TimeUnit};
 use cdc_sink::config::Config;
 use cdc_sink::ingest::registry::SchemaRegistry;
+use cdc_sink::lake::keys::registry_key;
 use cdc_sink::model::change::TableId;
 use cdc_sink::pipeline::ObjectKind;
-use cdc_sink::lake::keys::registry_key;
 use cdc_sink::schema::registry::{evolve, Registered};
-use cdc_sink::store::Store;
 use cdc_sink::schema::{Column, ColumnType, TableSchema, TypeSource};
 use cdc_sink::store::s3::{S3Settings, S3Store};
+use cdc_sink::store::Store;
 use common::s3::{self, S3Server};
 use common::*;
 use serde_json::json;
@@ -452,7 +452,10 @@ async fn conditional_writes_refuse_stale_versions(endpoint: &str) {
     let c = s3::client(endpoint);
     let bucket = s3::unique_bucket("registry");
     s3::create_bucket(&c, &bucket).await;
-    let sink = cdc_sink::store::PrefixStore::new(S3Store::from_client(c.clone(), &S3Settings::new(&bucket)), "cdc");
+    let sink = cdc_sink::store::PrefixStore::new(
+        S3Store::from_client(c.clone(), &S3Settings::new(&bucket)),
+        "cdc",
+    );
     let t = TableId::new("public", "shared");
 
     // Deterministic: two writers read the same (absent) version; the second write must lose.
@@ -478,10 +481,7 @@ async fn conditional_writes_refuse_stale_versions(endpoint: &str) {
         !a.publish(&sink, &va_stale).await.unwrap(),
         "If-Match on a stale ETag is refused"
     );
-    let (bytes, _) = Store::get(&sink, &registry_key(&t))
-        .await
-        .unwrap()
-        .unwrap();
+    let (bytes, _) = Store::get(&sink, &registry_key(&t)).await.unwrap().unwrap();
     let names: Vec<String> = Registered::from_json(&bytes)
         .unwrap()
         .columns
@@ -504,7 +504,10 @@ async fn concurrent_registry_writers_lose_no_update() {
     let c = s3::client(&server.endpoint);
     let bucket = s3::unique_bucket("concurrent");
     s3::create_bucket(&c, &bucket).await;
-    let sink = cdc_sink::store::PrefixStore::new(S3Store::from_client(c.clone(), &S3Settings::new(&bucket)), "cdc");
+    let sink = cdc_sink::store::PrefixStore::new(
+        S3Store::from_client(c.clone(), &S3Settings::new(&bucket)),
+        "cdc",
+    );
     let t = TableId::new("public", "shared");
 
     // 8 writers (like Lambdas on 8 shards) each add their own column at once.
@@ -533,9 +536,7 @@ async fn concurrent_registry_writers_lose_no_update() {
             loop {
                 match reg.build(&sink, &event, &Config::default()).await {
                     Ok((batch, report)) => {
-                        common::write_all(&sink, &batch)
-                            .await
-                            .unwrap();
+                        common::write_all(&sink, &batch).await.unwrap();
                         return (report.conflicts, retries);
                     }
                     Err(e) => {
@@ -553,10 +554,7 @@ async fn concurrent_registry_writers_lose_no_update() {
         conflicts += c;
         retries += r;
     }
-    let (bytes, _) = Store::get(&sink, &registry_key(&t))
-        .await
-        .unwrap()
-        .unwrap();
+    let (bytes, _) = Store::get(&sink, &registry_key(&t)).await.unwrap().unwrap();
     let doc = Registered::from_json(&bytes).unwrap();
     let names: Vec<&str> = doc.columns.iter().map(|c| c.name.as_str()).collect();
     for w in 0..writers {

@@ -14,10 +14,10 @@
 //! source mapping's retries.
 
 use crate::config::Config;
-use crate::model::time::now_us;
 use crate::ingest::metrics::Invocation;
 use crate::ingest::registry::{Built, RegistryError, SchemaRegistry, SchemaReport};
 use crate::lake::{Lake, LakeError, Layout};
+use crate::model::time::now_us;
 use crate::pipeline::{Batch, PipelineError};
 use crate::store::Store;
 use aws_lambda_events::streams::KinesisEventResponse;
@@ -118,7 +118,11 @@ impl<K: Store> Handler<K> {
         }
         match outcome {
             Some(done) => Ok(done),
-            None => self.registry.build(self.lake.store(), event, &self.config).await,
+            None => {
+                self.registry
+                    .build(self.lake.store(), event, &self.config)
+                    .await
+            }
         }
     }
 

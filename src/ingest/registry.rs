@@ -4,9 +4,9 @@
 //! written, so every file of a table has the registry's columns and types.
 
 use crate::config::Config;
+use crate::lake::keys;
 use crate::model::change::TableId;
 use crate::pipeline::{build_batch, Batch, PipelineError};
-use crate::lake::keys;
 use crate::schema::registry::{evolve, Registered};
 use crate::schema::{SchemaSource, TableSchema};
 use crate::store::{Precondition, PutOutcome, Store, StoreError};
@@ -186,12 +186,10 @@ impl SchemaRegistry {
         };
         match store.put_if(&key, Bytes::from(doc.to_json()), pre).await? {
             PutOutcome::Written { etag } => {
-                let schema = doc
-                    .to_schema()
-                    .map_err(|why| RegistryError::Corrupt {
-                        key: store.location(&key),
-                        why,
-                    })?;
+                let schema = doc.to_schema().map_err(|why| RegistryError::Corrupt {
+                    key: store.location(&key),
+                    why,
+                })?;
                 self.cache().insert(
                     t,
                     Cached {

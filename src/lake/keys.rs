@@ -199,7 +199,10 @@ pub fn registry_key(t: &TableId) -> String {
 /// `_control/recover/{shard}-{start}.json`: one history document per failure record (a
 /// discarded batch is known by its shard and first record; recovering it again rewrites it).
 pub fn recover_history_key(shard: &str, start_seq: &str) -> String {
-    format!("{RECOVER_HISTORY}{}-{start_seq}.json", escape_segment(shard))
+    format!(
+        "{RECOVER_HISTORY}{}-{start_seq}.json",
+        escape_segment(shard)
+    )
 }
 
 /// `_control/redrive/{stamp}.json`: the manifest of one redrive run.

@@ -3,7 +3,6 @@
 //! records and checks it (the layout guard); this file is the document and its comparison.
 
 use crate::config::{Compression, Config, Format, PartitionTime, Partitioning};
-use super::LakeError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -68,19 +67,6 @@ impl fmt::Display for Layout {
             self.format, self.compression, self.partition, self.partition_time
         )
     }
-}
-
-/// Whether a writer with layout `configured` may write into a lake laid out as `lake`.
-pub(crate) fn check(lake: &Layout, configured: &Layout, location: &str) -> Result<(), LakeError> {
-    if lake == configured {
-        return Ok(());
-    }
-    Err(LakeError::Mismatch {
-        location: location.to_string(),
-        lake: *lake,
-        configured: *configured,
-        flags: lake.flags(),
-    })
 }
 
 /// Serialises the config enums as their canonical spelling.

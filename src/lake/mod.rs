@@ -15,7 +15,7 @@ pub mod keys;
 pub mod layout;
 pub mod lineage;
 
-use crate::store::{PrefixStore, Precondition, PutOutcome, Store, StoreError};
+use crate::store::{Precondition, PrefixStore, PutOutcome, Store, StoreError};
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 pub use layout::Layout;
@@ -91,7 +91,11 @@ impl<S: Store> Lake<S> {
 
     /// Opens a lake for writing with `layout`: refuses at once, before anything is written, when
     /// the lake is laid out otherwise. The layout is recorded with the first write.
-    pub async fn open_for_write(store: S, prefix: &str, layout: Layout) -> Result<Lake<S>, LakeError> {
+    pub async fn open_for_write(
+        store: S,
+        prefix: &str,
+        layout: Layout,
+    ) -> Result<Lake<S>, LakeError> {
         let lake = Lake::for_writer(store, prefix, layout);
         lake.check().await?;
         Ok(lake)
@@ -152,10 +156,12 @@ impl<S: Store> Lake<S> {
         let got = self.store.get(keys::LAYOUT).await?;
         let layout = match got {
             None => None,
-            Some((bytes, _)) => Some(Layout::from_json(&bytes).map_err(|why| LakeError::Corrupt {
-                location: self.store.location(keys::LAYOUT),
-                why,
-            })?),
+            Some((bytes, _)) => {
+                Some(Layout::from_json(&bytes).map_err(|why| LakeError::Corrupt {
+                    location: self.store.location(keys::LAYOUT),
+                    why,
+                })?)
+            }
         };
         self.set_recorded(layout.map_or(Recorded::Absent, Recorded::Present));
         Ok(layout)
@@ -177,7 +183,7 @@ impl<S: Store> Lake<S> {
             None => self.read_layout().await?,
         };
         match lake {
-            Some(l) => layout::check(&l, &configured, &self.location()),
+            Some(l) => check_layout(&l, &configured, &self.location()),
             None => Ok(()),
         }
     }
@@ -194,7 +200,11 @@ impl<S: Store> Lake<S> {
         self.check().await?;
         if self.recorded_layout().is_none() {
             let doc = Bytes::from(configured.to_json());
-            match self.store.put_if(keys::LAYOUT, doc, Precondition::Absent).await? {
+            match self
+                .store
+                .put_if(keys::LAYOUT, doc, Precondition::Absent)
+                .await?
+            {
                 PutOutcome::Written { .. } => self.set_recorded(Recorded::Present(configured)),
                 PutOutcome::Conflict => {
                     self.set_recorded(Recorded::Unknown);
@@ -239,6 +249,19 @@ impl<S: Store> Lake<S> {
         self.guard_write().await?;
         Ok(self.store.put(key, body).await?)
     }
+}
+
+/// Whether a writer with layout `configured` may write into a lake laid out as `lake`.
+fn check_layout(lake: &Layout, configured: &Layout, location: &str) -> Result<(), LakeError> {
+    if lake == configured {
+        return Ok(());
+    }
+    Err(LakeError::Mismatch {
+        location: location.to_string(),
+        lake: *lake,
+        configured: *configured,
+        flags: lake.flags(),
+    })
 }
 
 /// One write of [`Lake::put_objects`]; skipped once another write has failed.
@@ -289,15 +312,23 @@ mod tests {
         }
         // The same settings again: fine; hourly: refused before anything is written.
         Lake::open_for_write(&copy, "cdc", parquet).await.unwrap();
-        let mut cfg = Config::default();
-        cfg.partition = Partitioning::Hour;
+        let cfg = Config {
+            partition: Partitioning::Hour,
+            ..Config::default()
+        };
         let e = Lake::open_for_write(&copy, "cdc", Layout::of(&cfg))
             .await
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("partition=day") && e.contains("partition=hour"), "{e}");
-        assert!(e.contains("another prefix") && e.contains("--partition day"), "{e}");
+        assert!(
+            e.contains("partition=day") && e.contains("partition=hour"),
+            "{e}"
+        );
+        assert!(
+            e.contains("another prefix") && e.contains("--partition day"),
+            "{e}"
+        );
         // A writer built without a check (the Lambda's cold start) is refused at its first write.
         let lambda = Lake::for_writer(&copy, "cdc", Layout::of(&cfg));
         let e = lambda
@@ -307,6 +338,8 @@ mod tests {
         assert!(matches!(e, LakeError::Mismatch { .. }), "{e}");
         assert!(copy.get("cdc/public/t/y.parquet").await.unwrap().is_none());
         // Another prefix is another lake.
-        Lake::open_for_write(&copy, "other", Layout::of(&cfg)).await.unwrap();
+        Lake::open_for_write(&copy, "other", Layout::of(&cfg))
+            .await
+            .unwrap();
     }
 }

@@ -89,11 +89,9 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
         // up to CDC_ENCODE_THREADS threads, results in job order, so the objects and keys do
         // not depend on the thread count.
         let threads = parallel::threads(cfg.encode_threads);
-        let mut objects = parallel::map(jobs, threads, |(ti, g)| {
-            encode_group(&plans[ti], g, cfg)
-        })
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
+        let mut objects = parallel::map(jobs, threads, |(ti, g)| encode_group(&plans[ti], g, cfg))
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
         let mut quarantine_reasons: Vec<(&'static str, u64)> = Vec::new();
         for (_, e) in &quarantine {
             match quarantine_reasons
@@ -177,11 +175,7 @@ impl TablePlan {
 }
 
 /// One (table, partition) group's rows, as one encoded object.
-fn encode_group(
-    plan: &TablePlan,
-    g: Group,
-    cfg: &Config,
-) -> Result<EncodedObject, PipelineError> {
+fn encode_group(plan: &TablePlan, g: Group, cfg: &Config) -> Result<EncodedObject, PipelineError> {
     let r = encode_rows(plan, g, cfg);
     plan.group_done();
     r
@@ -209,13 +203,7 @@ fn encode_rows(
     let body = encoder.encode(&batch)?;
     drop(batch);
     Ok(EncodedObject {
-        key: keys::data_key(
-            &plan.id,
-            &g.part,
-            &g.shard,
-            &g.first_seq,
-            cfg.extension(),
-        ),
+        key: keys::data_key(&plan.id, &g.part, &g.shard, &g.first_seq, cfg.extension()),
         body: Bytes::from(body),
         kind: ObjectKind::Data,
         rows: g.rows,

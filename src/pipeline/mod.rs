@@ -69,7 +69,9 @@ pub struct Batch {
 impl Batch {
     /// The objects as (lake-relative key, body) pairs, for [`crate::lake::Lake::put_objects`].
     pub fn puts(&self) -> impl Iterator<Item = (&str, Bytes)> {
-        self.objects.iter().map(|o| (o.key.as_str(), o.body.clone()))
+        self.objects
+            .iter()
+            .map(|o| (o.key.as_str(), o.body.clone()))
     }
 }
 

@@ -99,7 +99,7 @@ pub struct Report {
 
 impl Report {
     /// Names every key as the user knows it: with the lake's prefix.
-    fn to_full_keys<K: Store>(&mut self, store: &crate::store::PrefixStore<K>) {
+    fn name_full_keys<K: Store>(&mut self, store: &crate::store::PrefixStore<K>) {
         let full = |k: &mut String| *k = store.full_key(k);
         self.quarantine_objects.iter_mut().for_each(full);
         self.objects.iter_mut().for_each(full);
@@ -406,7 +406,7 @@ pub async fn redrive<K: Store>(
         let stamp: String = when.chars().filter(|c| c.is_ascii_digit()).collect();
         let key = keys::redrive_manifest_key(&stamp);
         report.manifest = Some(key.clone());
-        report.to_full_keys(sink);
+        report.name_full_keys(sink);
         let doc = serde_json::json!({
             "kind": "redrive",
             "redriven_at": when,
@@ -420,7 +420,7 @@ pub async fn redrive<K: Store>(
         )
         .await?;
     } else {
-        report.to_full_keys(sink);
+        report.name_full_keys(sink);
     }
     Ok(report)
 }

@@ -6,8 +6,8 @@
 //! recorded under `pending` and reported; `cdc-sink schema set` applies it on purpose.
 
 use super::{Column, ColumnType, TableSchema, TypeSource};
-use crate::model::change::TableId;
 use crate::lake::lineage::{column_name, same_column_name};
+use crate::model::change::TableId;
 use serde::{Deserialize, Serialize};
 
 /// History entries kept in the document.

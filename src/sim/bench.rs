@@ -7,8 +7,8 @@ use crate::decode::dms;
 use crate::decode::kinesis;
 use crate::ingest::registry::SchemaRegistry;
 use crate::pipeline::build_batch;
-use crate::store::memory::MemoryStore;
 use crate::sim::generate::{generate, GenOptions};
+use crate::store::memory::MemoryStore;
 use std::time::{Duration, Instant};
 
 /// Lambda's payload limit for one event.

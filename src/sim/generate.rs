@@ -450,8 +450,8 @@ mod tests {
         let cfg = crate::config::Config::default();
         let mut rows = 0;
         for e in &a.events {
-            let batch = crate::pipeline::build_batch(&e.bytes, &cfg, &crate::schema::InferOnly)
-                .unwrap();
+            let batch =
+                crate::pipeline::build_batch(&e.bytes, &cfg, &crate::schema::InferOnly).unwrap();
             assert_eq!(batch.counts.quarantined, 0, "{}", e.name);
             rows += batch.counts.rows();
         }

@@ -6,8 +6,8 @@ pub mod postgres;
 use crate::ingest::registry::{update, RegistryError, SchemaRegistry, Updated};
 use crate::model::change::TableId;
 use crate::schema::registry::{evolve, Registered};
-use crate::store::Store;
 use crate::schema::TableSchema;
+use crate::store::Store;
 
 /// One table as the source catalog declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,9 +39,7 @@ pub async fn register<St: Store>(
     let reg = SchemaRegistry::new(std::time::Duration::ZERO);
     let mut out = Vec::new();
     for t in tables {
-        let change = |current: Option<&Registered>| {
-            Ok(evolve(current, &t.id, &[&t.schema], None))
-        };
+        let change = |current: Option<&Registered>| Ok(evolve(current, &t.id, &[&t.schema], None));
         out.push(match update(&reg, store, &t.id, change).await? {
             Updated::Published(doc) => Imported {
                 id: t.id.clone(),

@@ -8,9 +8,9 @@
 //! `verify-full` check it against `sslrootcert` (for RDS, its CA bundle) or the system's roots.
 
 use super::CatalogTable;
+use crate::lake::lineage::is_reserved_name;
 use crate::model::change::TableId;
 use crate::model::types::decimal;
-use crate::lake::lineage::is_reserved_name;
 use crate::schema::{Column, ColumnType, TableSchema, TypeSource};
 use std::collections::HashMap;
 use std::time::Duration;

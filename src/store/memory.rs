@@ -2,7 +2,9 @@
 //! for commands that need a scratch lake (`cdc-sink schema infer`). It passes the same
 //! conformance suite as the local and S3 stores.
 
-use super::{etag_of, folders_of, Leftover, ObjectInfo, Precondition, PutOutcome, Store, StoreError};
+use super::{
+    etag_of, folders_of, Leftover, ObjectInfo, Precondition, PutOutcome, Store, StoreError,
+};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -36,10 +38,7 @@ impl Store for MemoryStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
-        Ok(self
-            .objects()
-            .get(key)
-            .map(|b| (b.to_vec(), etag_of(b))))
+        Ok(self.objects().get(key).map(|b| (b.to_vec(), etag_of(b))))
     }
 
     async fn put_if(

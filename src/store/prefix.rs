@@ -121,7 +121,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(s.inner().keys(), ["cdc/public/t/x.parquet", "other/y"]);
-        let listed: Vec<String> = s.list("").await.unwrap().into_iter().map(|o| o.key).collect();
+        let listed: Vec<String> = s
+            .list("")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
         assert_eq!(listed, ["public/t/x.parquet"]);
         assert_eq!(s.list_folders("").await.unwrap(), ["public/"]);
         assert_eq!(s.location("a"), "memory:cdc/a");

@@ -276,7 +276,12 @@ impl S3Store {
         result
     }
 
-    async fn upload_parts(&self, key: &str, upload_id: &str, body: Bytes) -> Result<(), StoreError> {
+    async fn upload_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        body: Bytes,
+    ) -> Result<(), StoreError> {
         let part_size = (self.multipart_threshold / 2).max(MIN_PART);
         let mut parts = Vec::new();
         let mut start = 0;

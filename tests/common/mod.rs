@@ -197,7 +197,10 @@ pub async fn replay_registered(dir: &Path, events: &[Vec<u8>]) -> Vec<Batch> {
     let reg = cdc_sink::ingest::registry::SchemaRegistry::new(std::time::Duration::ZERO);
     let mut out = Vec::new();
     for e in events {
-        let (b, _) = reg.build(lake.store(), e, &Config::default()).await.unwrap();
+        let (b, _) = reg
+            .build(lake.store(), e, &Config::default())
+            .await
+            .unwrap();
         lake.put_objects(b.puts()).await.unwrap();
         out.push(b);
     }

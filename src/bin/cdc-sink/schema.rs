@@ -1,13 +1,11 @@
 //! `cdc-sink schema show|set|import|infer`: the schema registry under `{prefix}/_schemas/`.
 
 use crate::common::{open_for_read, table_arg};
-use cdc_sink::ingest::registry::{
-    list_registered, update, RegistryError, SchemaRegistry, Updated,
-};
+use cdc_sink::ingest::registry::{list_registered, update, RegistryError, SchemaRegistry, Updated};
 use cdc_sink::model::change::TableId;
 use cdc_sink::schema::registry::{accept_pending, apply_override, Accepted, Registered};
-use cdc_sink::store::memory::MemoryStore;
 use cdc_sink::schema::{Column, ColumnType, TableSchema, TypeSource};
+use cdc_sink::store::memory::MemoryStore;
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -231,9 +229,8 @@ pub async fn run(cmd: SchemaCommand) -> Result<(), String> {
             let lake = open_for_read(&out).await?;
             let sink = lake.store();
             let reg = SchemaRegistry::new(std::time::Duration::ZERO);
-            let change = |current: Option<&Registered>| {
-                Ok(Some(apply_override(current, &id, &wanted)))
-            };
+            let change =
+                |current: Option<&Registered>| Ok(Some(apply_override(current, &id, &wanted)));
             match update(&reg, sink, &id, change)
                 .await
                 .map_err(|e| e.to_string())?

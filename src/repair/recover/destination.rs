@@ -33,7 +33,11 @@ pub async fn recover_all<K: Store>(
     let store = S3Store::connect(&settings).await;
     let listed = store.list(&prefix).await.map_err(|e| e.to_string())?;
     let mut summary = Summary::default();
-    for key in listed.iter().map(|o| o.key.as_str()).filter(|k| !k.ends_with('/')) {
+    for key in listed
+        .iter()
+        .map(|o| o.key.as_str())
+        .filter(|k| !k.ends_with('/'))
+    {
         summary.records += 1;
         let location = format!("s3://{bucket}/{key}");
         let result = match store.get(key).await {

@@ -38,6 +38,9 @@ pub enum RecoverError {
     Payload(String),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The lake refused this writer (its layout guard) or could not be read: nothing written.
+    #[error(transparent)]
+    Lake(LakeError),
     #[error(
         "{0} (nothing is lost: recovering the same failure record again overwrites the same keys)"
     )]
@@ -135,7 +138,10 @@ impl<'a, K: Store> Recoverer<'a, K> {
                 .await?;
             return Ok(build_batch(event, self.cfg, snapshot)?);
         }
-        let (batch, _) = self.registry.build(self.lake.store(), event, self.cfg).await?;
+        let (batch, _) = self
+            .registry
+            .build(self.lake.store(), event, self.cfg)
+            .await?;
         Ok(batch)
     }
 
@@ -146,6 +152,11 @@ impl<'a, K: Store> Recoverer<'a, K> {
         rec: &FailureRecord,
         source: &str,
     ) -> Result<Recovered, RecoverError> {
+        // The layout guard first, as on the Kinesis path: a lake laid out otherwise is refused
+        // before the registry or the lake is touched.
+        if !self.dry_run {
+            self.lake.check().await.map_err(RecoverError::Lake)?;
+        }
         let event = self.rebuild(rec).await?;
         let batch = self.build(&event).await?;
         let keys: Vec<String> = batch

@@ -105,7 +105,7 @@ pub fn measure(event: &[u8], dir: &Path, runs: usize) -> Result<Measured, String
             .map_err(|e| format!("create bucket: {e}"))?;
         let cfg = Config::default();
         let sink = S3Store::from_client(client, &S3Settings::new(BUCKET));
-        let handler = Handler::new(cfg.clone(), "bench".into(), sink);
+        let handler = Handler::new(cfg.clone(), "bench", sink);
         let mut invocation = Vec::with_capacity(runs);
         let mut hot = Vec::with_capacity(runs);
         let mut last = None;
