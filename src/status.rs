@@ -6,6 +6,7 @@
 //! Each table folder is listed on its own, several at once: the listing of a lake costs one
 //! request per 1,000 objects, spread over the tables.
 
+use crate::lake::docs::QuarantineEntry;
 use crate::lake::keys::{self, table_folder};
 use crate::lake::{Lake, Layout as LakeLayout};
 use crate::schema::registry::Registered;
@@ -296,10 +297,9 @@ pub async fn status<K: Store>(
             continue;
         };
         for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let code = serde_json::from_slice::<serde_json::Value>(line)
-                .ok()
-                .and_then(|v| v.get("reason_code")?.as_str().map(str::to_string))
-                .unwrap_or_else(|| "unreadable".into());
+            let code = serde_json::from_slice::<QuarantineEntry>(line)
+                .map(|e| e.reason_code.into_owned())
+                .unwrap_or_else(|_| "unreadable".into());
             *reasons.entry(code).or_default() += 1;
         }
     }

@@ -580,7 +580,10 @@ fn tables_whose_names_run_together_stay_apart() {
     assert_eq!(tables, pairs[..2].to_vec());
     assert_eq!(b.counts.insert, 2);
     // Both long names are too long once escaped: each is refused on its own.
-    assert_eq!(b.quarantine_reasons, vec![("bad_table_name", 2)]);
+    assert_eq!(
+        b.quarantine_reasons,
+        vec![("bad_table_name".to_string(), 2)]
+    );
 }
 
 /// The same event gives the same objects, byte for byte, run after run and whatever the number

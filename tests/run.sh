@@ -182,7 +182,7 @@ bash tests/status_timing.sh "$ROOT/target/release/cdc-sink" 20 500
 step "cargo test"
 # --nocapture: the fault, simulator, corpus and oracle tests print one summary line each.
 LOG="$TOOLS/cargo-test.log"
-if ! cargo test --release --locked -- --test-threads 2 --nocapture >"$LOG" 2>&1; then
+if ! cargo test --release --locked --no-fail-fast -- --test-threads 2 --nocapture >"$LOG" 2>&1; then
   grep -E "panicked|FAILED|^error" -A 12 "$LOG" | head -150
   echo "cargo test failed; full output in $LOG"
   exit 1

@@ -210,6 +210,25 @@ pub fn redrive_manifest_key(stamp: &str) -> String {
     format!("{REDRIVE_MANIFESTS}{stamp}.json")
 }
 
+/// The key a redriven object gets: `.redrive` before the extension of the normal key
+/// (`.../{shard}-{seq}.redrive.parquet`). A normal key has only the extension after the
+/// sequence number's digits, so the two can never be equal; readers of the table folder
+/// (Athena's LOCATION, `**/*.parquet` globs) read both.
+pub fn redrive_key(key: &str) -> String {
+    let (dir, name) = match key.rfind('/') {
+        Some(i) => (&key[..=i], &key[i + 1..]),
+        None => ("", key),
+    };
+    let after_dash = name.rfind('-').map_or(0, |i| i + 1);
+    match name[after_dash..].find('.') {
+        Some(dot) => {
+            let at = after_dash + dot;
+            format!("{dir}{}.redrive{}", &name[..at], &name[at..])
+        }
+        None => format!("{dir}{name}.redrive"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +268,23 @@ mod tests {
         assert_eq!(
             control_key(&Partition::log(t), "sh", "7"),
             "_control/dt=2025-11-03/sh-7.jsonl"
+        );
+    }
+
+    #[test]
+    fn redrive_keys_never_equal_normal_keys() {
+        assert_eq!(
+            redrive_key("public/orders/dt=2025-11-03/shardId-000000000001-4966123.parquet"),
+            "public/orders/dt=2025-11-03/shardId-000000000001-4966123.redrive.parquet"
+        );
+        assert_eq!(
+            redrive_key("s/t/dt=2025-11-03/hr=08/sh.1-42.jsonl.gz"),
+            "s/t/dt=2025-11-03/hr=08/sh.1-42.redrive.jsonl.gz"
+        );
+        let control = control_key(&Partition::log(20_395 * MICROS_PER_DAY), "sh", "7");
+        assert_eq!(
+            redrive_key(&control),
+            "_control/dt=2025-11-03/sh-7.redrive.jsonl"
         );
     }
 

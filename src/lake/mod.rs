@@ -11,6 +11,7 @@
 //! recorded by a run that writes nothing (a dry run, a refused range). Readers (status, athena)
 //! take the layout from the document.
 
+pub mod docs;
 pub mod keys;
 pub mod layout;
 pub mod lineage;
@@ -304,7 +305,7 @@ mod tests {
         );
         let store = lake.store;
         let memory = store.inner();
-        assert!(memory.keys().contains(&"cdc/_layout.json".to_string()));
+        assert!(memory.keys().contains(&format!("cdc/{}", keys::LAYOUT)));
         let copy = MemoryStore::default();
         for k in memory.keys() {
             let (b, _) = memory.get(&k).await.unwrap().unwrap();

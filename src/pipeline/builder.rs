@@ -8,12 +8,13 @@ use crate::decode::kinesis::{self, RawRecord};
 use crate::decode::tabledef::{self, TableDef};
 use crate::decode::value::infer_type;
 use crate::decode::value::{convert, decimal_text, minify_json, Cell, Json, Warning};
+use crate::lake::docs::{ControlEntry, Origin, QuarantineEntry};
 use crate::lake::keys::{self, Partition};
 use crate::lake::lineage::{column_name, same_column_name};
 use crate::model::change::{is_dms_internal, Counts, Op, TableId, CONTROL_OPERATIONS};
 use crate::model::time;
 use crate::pipeline::columns::{ColBuilder, Lineage, LineageBuilders};
-use crate::pipeline::quarantine::{ControlEntry, Origin, QuarantineEntry, Reason};
+use crate::pipeline::quarantine::Reason;
 use crate::schema::{ColumnType, SchemaSource, TableSchema, TypeSource};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -239,7 +240,7 @@ impl<'c, S: SchemaSource + ?Sized> BatchBuilder<'c, S> {
         let (origin, arrival) = self.origin(r);
         self.counts.quarantined += 1;
         let entry = QuarantineEntry {
-            reason_code: reason.code(),
+            reason_code: reason.code().into(),
             reason: reason.to_string(),
             origin,
             data_base64: String::from_utf8_lossy(r.data_b64.as_deref().unwrap_or(b"")).into_owned(),

@@ -9,7 +9,7 @@ use crate::lake::keys::{self, Partition};
 use crate::model::change::TableId;
 use crate::pipeline::columns::lineage_fields;
 use crate::pipeline::parallel;
-use crate::pipeline::quarantine;
+
 use crate::schema::{Column, ColumnType, SchemaSource, TableSchema};
 use arrow::array::{new_null_array, ArrayRef};
 use arrow::datatypes::{Field, Schema, SchemaRef};
@@ -92,14 +92,14 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
         let mut objects = parallel::map(jobs, threads, |(ti, g)| encode_group(&plans[ti], g, cfg))
             .into_iter()
             .collect::<Result<Vec<_>, _>>()?;
-        let mut quarantine_reasons: Vec<(&'static str, u64)> = Vec::new();
+        let mut quarantine_reasons: Vec<(String, u64)> = Vec::new();
         for (_, e) in &quarantine {
             match quarantine_reasons
                 .iter_mut()
                 .find(|(c, _)| *c == e.reason_code)
             {
                 Some((_, n)) => *n += 1,
-                None => quarantine_reasons.push((e.reason_code, 1)),
+                None => quarantine_reasons.push((e.reason_code.to_string(), 1)),
             }
         }
         quarantine_reasons.sort();
@@ -243,7 +243,7 @@ fn log_objects<T: serde::Serialize>(
         };
         objects.push(EncodedObject {
             key,
-            body: Bytes::from(quarantine::to_json_lines(&entries)),
+            body: Bytes::from(crate::lake::docs::to_json_lines(&entries)),
             kind,
             rows: entries.len(),
         });

@@ -61,7 +61,7 @@ pub struct Batch {
     /// Each table's columns as written in this batch (what a schema registry would record).
     pub tables: Vec<(TableId, TableSchema)>,
     /// Quarantined records per reason code, sorted by code.
-    pub quarantine_reasons: Vec<(&'static str, u64)>,
+    pub quarantine_reasons: Vec<(String, u64)>,
     /// Table definitions carried by control records (`create-table` with IncludeControlDetails).
     pub table_defs: Vec<(TableId, TableDef)>,
 }

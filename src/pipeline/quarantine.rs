@@ -1,10 +1,7 @@
-//! Records that could not be used, kept as data with their reason (never dropped, never
-//! retried forever), and the control log of DMS control records.
+//! Why a record could not be used: the reasons, kept as data with the record (never dropped,
+//! never retried forever). The entries themselves are lake documents ([`crate::lake::docs`]).
 
 use crate::decode::dms::DecodeError;
-use crate::model::time;
-use serde::Serialize;
-use serde_json::value::RawValue;
 use std::fmt;
 
 /// Why a record was quarantined. `code()` is stable for queries; `Display` is for people.
@@ -93,67 +90,4 @@ impl fmt::Display for Reason {
             ),
         }
     }
-}
-
-/// Where a record came from: enough to find it again in the stream.
-#[derive(Debug, Clone, Serialize)]
-pub struct Origin {
-    pub shard: String,
-    pub seq: String,
-    pub partition_key: String,
-    /// Kinesis arrival time, ISO 8601 UTC.
-    pub arrival_ts: String,
-}
-
-impl Origin {
-    pub fn new(shard: &str, seq: &str, partition_key: &str, arrival_us: i64) -> Origin {
-        Origin {
-            shard: shard.to_string(),
-            seq: seq.to_string(),
-            partition_key: partition_key.to_string(),
-            arrival_ts: time::format_timestamp(arrival_us),
-        }
-    }
-}
-
-/// One line of a quarantine object.
-#[derive(Debug, Clone, Serialize)]
-pub struct QuarantineEntry {
-    pub reason_code: &'static str,
-    pub reason: String,
-    #[serde(flatten)]
-    pub origin: Origin,
-    /// `kinesis.data` exactly as received (base64): the raw bytes, recoverable.
-    pub data_base64: String,
-    /// The decoded payload when it is UTF-8 text, for reading without a decoder.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_text: Option<String>,
-}
-
-/// One line of a control-log object: a DMS control record (DDL, table announcements).
-#[derive(Debug, Clone, Serialize)]
-pub struct ControlEntry {
-    pub operation: String,
-    pub schema: String,
-    pub table: String,
-    /// When DMS built the message (`metadata.timestamp`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dms_ts: Option<String>,
-    #[serde(flatten)]
-    pub origin: Origin,
-    /// The record's `control` object (e.g. `table-def`), minified.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub control: Option<Box<RawValue>>,
-}
-
-/// Serialises entries as JSON Lines.
-pub fn to_json_lines<T: Serialize>(entries: &[T]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for e in entries {
-        // Serialising these plain structs cannot fail (string keys, no maps with other keys).
-        if serde_json::to_writer(&mut out, e).is_ok() {
-            out.push(b'\n');
-        }
-    }
-    out
 }

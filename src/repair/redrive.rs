@@ -11,13 +11,13 @@
 
 use crate::config::Config;
 use crate::ingest::registry::{RegistryError, SchemaRegistry, Snapshot};
+use crate::lake::docs::QuarantineEntry as Entry;
 use crate::lake::{keys, Lake, LakeError};
 use crate::model::change::{cmp_seq, Counts, TableId};
 use crate::model::time::now_iso;
 use crate::pipeline::{build_batch, Batch, ObjectKind};
 use crate::store::{Store, StoreError};
 use bytes::Bytes;
-use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Which quarantined records to redrive.
@@ -47,22 +47,6 @@ impl From<crate::pipeline::PipelineError> for RedriveError {
     fn from(e: crate::pipeline::PipelineError) -> RedriveError {
         RedriveError::Registry(RegistryError::Pipeline(e))
     }
-}
-
-/// One quarantine line, as written by [`crate::pipeline::quarantine::QuarantineEntry`].
-#[derive(Debug, Clone, Deserialize)]
-struct Entry {
-    reason_code: String,
-    #[serde(default)]
-    reason: String,
-    shard: String,
-    seq: String,
-    #[serde(default)]
-    partition_key: String,
-    #[serde(default)]
-    arrival_ts: String,
-    #[serde(default)]
-    data_base64: String,
 }
 
 /// A record that still fails.
@@ -112,25 +96,6 @@ impl Report {
     }
 }
 
-/// The key a redriven object gets: `.redrive` before the extension of the normal key
-/// (`.../{shard}-{seq}.redrive.parquet`). A normal key has only the extension after the
-/// sequence number's digits, so the two can never be equal; readers of the table folder
-/// (Athena's LOCATION, `**/*.parquet` globs) read both.
-pub fn redrive_key(key: &str) -> String {
-    let (dir, name) = match key.rfind('/') {
-        Some(i) => (&key[..=i], &key[i + 1..]),
-        None => ("", key),
-    };
-    let after_dash = name.rfind('-').map_or(0, |i| i + 1);
-    match name[after_dash..].find('.') {
-        Some(dot) => {
-            let at = after_dash + dot;
-            format!("{dir}{}.redrive{}", &name[..at], &name[at..])
-        }
-        None => format!("{dir}{name}.redrive"),
-    }
-}
-
 fn norm_seq(seq: &str) -> String {
     let t = seq.trim_start_matches('0');
     if t.is_empty() { "0" } else { t }.to_string()
@@ -153,15 +118,15 @@ fn event_of(shard: &str, entries: &[&Entry]) -> Vec<u8> {
     let records: Vec<serde_json::Value> = entries
         .iter()
         .map(|e| {
-            let arrival = crate::model::time::parse_timestamp(&e.arrival_ts)
+            let arrival = crate::model::time::parse_timestamp(&e.origin.arrival_ts)
                 .map(|t| t.micros as f64 / 1_000_000.0)
                 .unwrap_or(0.0);
             serde_json::json!({
-                "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": e.partition_key,
-                    "sequenceNumber": e.seq, "data": e.data_base64,
+                "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": e.origin.partition_key,
+                    "sequenceNumber": e.origin.seq, "data": e.data_base64,
                     "approximateArrivalTimestamp": arrival},
                 "eventSource": "aws:kinesis",
-                "eventID": format!("{shard}:{}", e.seq),
+                "eventID": format!("{shard}:{}", e.origin.seq),
             })
         })
         .collect();
@@ -293,16 +258,16 @@ pub async fn redrive<K: Store>(
                 continue;
             }
             // Records without a usable identity cannot be de-duplicated: they stay.
-            if e.shard.is_empty()
-                || e.seq.is_empty()
-                || e.seq.len() > crate::model::change::SEQ_WIDTH
-                || !e.seq.bytes().all(|b| b.is_ascii_digit())
+            if e.origin.shard.is_empty()
+                || e.origin.seq.is_empty()
+                || e.origin.seq.len() > crate::model::change::SEQ_WIDTH
+                || !e.origin.seq.bytes().all(|b| b.is_ascii_digit())
             {
                 continue;
             }
             report.selected += 1;
             used = true;
-            let id = (e.shard.clone(), norm_seq(&e.seq));
+            let id = (e.origin.shard.clone(), norm_seq(&e.origin.seq));
             match chosen.get_mut(&id) {
                 Some((_, objs)) => {
                     report.duplicates += 1;
@@ -328,7 +293,7 @@ pub async fn redrive<K: Store>(
             .filter(|((s, _), _)| *s == shard)
             .map(|(_, v)| v)
             .collect();
-        entries.sort_by(|a, b| cmp_seq(&a.0.seq, &b.0.seq));
+        entries.sort_by(|a, b| cmp_seq(&a.0.origin.seq, &b.0.origin.seq));
         // Where would these rows go, and which of them are there already?
         let all: Vec<&Entry> = entries.iter().map(|(e, _)| e).collect();
         let probe = build_batch(&event_of(&shard, &all), cfg, &snapshot)?;
@@ -345,7 +310,7 @@ pub async fn redrive<K: Store>(
         let todo: Vec<&(Entry, Vec<String>)> = entries
             .into_iter()
             .filter(|(e, _)| {
-                let here = present.contains(&(e.shard.clone(), norm_seq(&e.seq)));
+                let here = present.contains(&(e.origin.shard.clone(), norm_seq(&e.origin.seq)));
                 if here {
                     report.already_in_lake += 1;
                 }
@@ -371,13 +336,13 @@ pub async fn redrive<K: Store>(
                 if let Ok(e) = serde_json::from_slice::<Entry>(line) {
                     let objs = todo
                         .iter()
-                        .find(|(t, _)| t.seq == e.seq)
+                        .find(|(t, _)| t.origin.seq == e.origin.seq)
                         .map(|(_, o)| o.clone())
                         .unwrap_or_default();
                     report.still_failing.push(StillFailing {
-                        shard: e.shard,
-                        seq: e.seq,
-                        reason_code: e.reason_code,
+                        shard: e.origin.shard,
+                        seq: e.origin.seq,
+                        reason_code: e.reason_code.into_owned(),
                         reason: e.reason,
                         quarantine_objects: objs,
                     });
@@ -386,7 +351,7 @@ pub async fn redrive<K: Store>(
         }
         batch.objects.retain(|o| o.kind != ObjectKind::Quarantine);
         for o in &mut batch.objects {
-            o.key = redrive_key(&o.key);
+            o.key = keys::redrive_key(&o.key);
         }
         let c = &batch.counts;
         report.redriven += c.records - c.quarantined;
@@ -430,19 +395,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redrive_keys_never_equal_normal_keys() {
-        assert_eq!(
-            redrive_key("cdc/public/orders/dt=2025-11-03/shardId-000000000001-4966123.parquet"),
-            "cdc/public/orders/dt=2025-11-03/shardId-000000000001-4966123.redrive.parquet"
-        );
-        assert_eq!(
-            redrive_key("p/s/t/dt=2025-11-03/hr=08/sh.1-42.jsonl.gz"),
-            "p/s/t/dt=2025-11-03/hr=08/sh.1-42.redrive.jsonl.gz"
-        );
-        assert_eq!(
-            redrive_key("_control/dt=2025-11-03/shardId-000000000000-7.jsonl"),
-            "_control/dt=2025-11-03/shardId-000000000000-7.redrive.jsonl"
-        );
+    fn helpers() {
         assert_eq!(dir_of("a/b/c.parquet"), "a/b/");
         assert_eq!(norm_seq("000120"), "120");
     }

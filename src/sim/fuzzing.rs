@@ -13,11 +13,10 @@ pub fn check_event(data: &[u8]) {
     };
     assert!(batch.counts.balanced(), "accounting: {}", batch.counts);
     for o in &batch.objects {
-        assert!(
-            o.key.starts_with("lake/"),
-            "key outside the prefix: {}",
-            o.key
-        );
+        // Keys are lake-relative: under any prefix they stay inside it.
+        let key = crate::store::prefix::join("lake", &o.key);
+        assert!(key.starts_with("lake/"), "key outside the prefix: {key}");
+        assert!(!o.key.starts_with('/'), "absolute key: {}", o.key);
         assert!(
             !o.key
                 .split('/')

@@ -332,7 +332,8 @@ async fn load(lake: &LakeFlags) -> Result<(Vec<TableDdl>, DdlOptions), String> {
     match opened.recorded_layout() {
         Some(layout) => layout.apply(&mut cfg),
         None => eprintln!(
-            "note: {out} records no layout (_layout.json); using {}",
+            "note: {out} records no layout ({}); using {}",
+            cdc_sink::lake::keys::LAYOUT,
             cdc_sink::lake::layout::Layout::of(&cfg)
         ),
     }

@@ -120,7 +120,10 @@ fn print_file(o: &FileOutcome) {
     }
     println!("{}: {}", o.file, describe(&o.counts));
     for (code, n) in &o.quarantined_by_reason {
-        eprintln!("  quarantined {n} x {code} (see _quarantine/ for each record and its reason)");
+        eprintln!(
+            "  quarantined {n} x {code} (see {} for each record and its reason)",
+            cdc_sink::lake::keys::QUARANTINE
+        );
     }
 }
 
