@@ -87,14 +87,67 @@ choice!(
     }
 );
 
+/// How a lake's data objects are written: format, compression, partitioning, partition time.
+/// One value, held by [`Config`] (what a writer writes), the Athena DDL options (what a reader
+/// reads) and the lake's layout document (what the lake holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// The file format of data objects.
+    pub format: Format,
+    /// Their compression.
+    pub compression: Compression,
+    /// Their time partitions.
+    pub partition: Partitioning,
+    /// Which time places a row in a partition.
+    pub partition_time: PartitionTime,
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Layout {
+            format: Format::Parquet,
+            compression: Compression::Snappy,
+            partition: Partitioning::Day,
+            partition_time: PartitionTime::Commit,
+        }
+    }
+}
+
+impl Layout {
+    /// The CLI flags that select this layout.
+    pub fn flags(&self) -> String {
+        format!(
+            "--format {} --compression {} --partition {} --partition-time {}",
+            self.format, self.compression, self.partition, self.partition_time
+        )
+    }
+
+    /// The file name extension of data objects, e.g. `parquet` or `jsonl.gz`.
+    pub fn extension(&self) -> &'static str {
+        match (self.format, self.compression) {
+            (Format::Parquet, _) => "parquet",
+            (Format::JsonLines, Compression::Gzip) => "jsonl.gz",
+            (Format::JsonLines, _) => "jsonl",
+        }
+    }
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "format={} compression={} partition={} partition_time={}",
+            self.format, self.compression, self.partition, self.partition_time
+        )
+    }
+}
+
 /// The pipeline's settings: what to write and how to lay it out. Sink settings live in
-/// [`crate::store::s3::S3Settings`] because only the S3 sink needs them.
+/// `store::s3::S3Settings` because only the S3 store needs them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    pub format: Format,
-    pub compression: Compression,
-    pub partition: Partitioning,
-    pub partition_time: PartitionTime,
+    /// How data objects are laid out.
+    pub layout: Layout,
     /// The top-level key under which DMS puts the before-image (`BeforeImageSettings.FieldName`).
     pub before_image_key: String,
     /// Cached registry schemas older than this are re-read, to notice other writers' changes.
@@ -110,10 +163,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            format: Format::Parquet,
-            compression: Compression::Snappy,
-            partition: Partitioning::Day,
-            partition_time: PartitionTime::Commit,
+            layout: Layout::default(),
             before_image_key: "before-image".to_string(),
             schema_refresh: std::time::Duration::from_secs(DEFAULT_SCHEMA_REFRESH_SECS),
             encode_threads: 0,
@@ -356,10 +406,12 @@ impl Config {
             });
         }
         let mut cfg = Config {
-            format,
-            compression,
-            partition,
-            partition_time,
+            layout: Layout {
+                format,
+                compression,
+                partition,
+                partition_time,
+            },
             before_image_key,
             ..Config::default()
         };
@@ -419,11 +471,7 @@ impl Config {
 
     /// The file name extension of data objects, e.g. `parquet` or `jsonl.gz`.
     pub fn extension(&self) -> &'static str {
-        match (self.format, self.compression) {
-            (Format::Parquet, _) => "parquet",
-            (Format::JsonLines, Compression::Gzip) => "jsonl.gz",
-            (Format::JsonLines, _) => "jsonl",
-        }
+        self.layout.extension()
     }
 }
 
@@ -446,7 +494,7 @@ mod tests {
         assert_eq!(from(&[(env::COMPRESSION, "")]).unwrap(), Config::default());
         let jsonl = from(&[(env::FORMAT, "JSONL")]).unwrap();
         assert_eq!(
-            (jsonl.compression, jsonl.extension()),
+            (jsonl.layout.compression, jsonl.extension()),
             (Compression::None, "jsonl")
         );
     }

@@ -6,9 +6,10 @@
 //! Each table folder is listed on its own, several at once: the listing of a lake costs one
 //! request per 1,000 objects, spread over the tables.
 
+use crate::config::Layout as LakeLayout;
 use crate::lake::docs::QuarantineEntry;
 use crate::lake::keys::{self, table_folder};
-use crate::lake::{Lake, Layout as LakeLayout};
+use crate::lake::Lake;
 use crate::schema::registry::Registered;
 use crate::store::{ObjectInfo, Store, StoreError};
 use futures::stream::{self, StreamExt};

@@ -63,9 +63,12 @@ async fn sync_reads_the_catalog_then_updates_it_and_merges_one_query_at_a_time()
     let o = DdlOptions {
         database: "cdc_lake".into(),
         location: "s3://lake/cdc".into(),
-        format: Format::Parquet,
-        compression: Compression::Snappy,
-        partition: Partitioning::Day,
+        layout: cdc_sink::config::Layout {
+            format: Format::Parquet,
+            compression: Compression::Snappy,
+            partition: Partitioning::Day,
+            ..cdc_sink::config::Layout::default()
+        },
         since: "2020-01-01".into(),
     };
     let tables = athena::ddl(&[doc], &o).unwrap();

@@ -44,9 +44,12 @@ fn options() -> DdlOptions {
     DdlOptions {
         database: "cdc_lake".into(),
         location: "s3://lake/cdc".into(),
-        format: Format::Parquet,
-        compression: Compression::Snappy,
-        partition: Partitioning::Day,
+        layout: cdc_sink::config::Layout {
+            format: Format::Parquet,
+            compression: Compression::Snappy,
+            partition: Partitioning::Day,
+            ..cdc_sink::config::Layout::default()
+        },
         since: "2020-01-01".into(),
     }
 }
@@ -262,7 +265,7 @@ fn state_statements_are_valid_athena_sql_and_are_pinned() {
     )
     .unwrap();
     let mut o = options();
-    o.partition = Partitioning::Hour;
+    o.layout.partition = Partitioning::Hour;
     let s = orders.to_schema().unwrap();
     let t = &athena::ddl(std::slice::from_ref(&orders), &o).unwrap()[0];
     let statements = [
@@ -284,7 +287,7 @@ fn state_statements_are_valid_athena_sql_and_are_pinned() {
         "state statements changed: review, then CDC_UPDATE_SNAPSHOTS=1"
     );
     // Unpartitioned lakes window on the arrival time; a --lookback window is a date literal.
-    o.partition = Partitioning::None;
+    o.layout.partition = Partitioning::None;
     let unpartitioned = merge::merge(&orders, &s, &o, &Window::Since("2025-11-01".into())).unwrap();
     assert!(unpartitioned
         .contains("\"cdc_arrival_ts\" >= CAST(CAST('2025-11-01' AS date) AS timestamp)"));

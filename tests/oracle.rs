@@ -127,9 +127,12 @@ fn options() -> DdlOptions {
     DdlOptions {
         database: "cdc_lake".into(),
         location: "s3://lake/cdc".into(),
-        format: Format::Parquet,
-        compression: Compression::Snappy,
-        partition: Partitioning::Day,
+        layout: cdc_sink::config::Layout {
+            format: Format::Parquet,
+            compression: Compression::Snappy,
+            partition: Partitioning::Day,
+            ..cdc_sink::config::Layout::default()
+        },
         since: "2020-01-01".into(),
     }
 }
@@ -244,7 +247,7 @@ fn ddl_is_valid_athena_and_trino_sql_and_is_pinned() {
         r#"{"schema":"audit","table":"log","version":1,"columns":[{"name":"msg","type":"string","nullable":true,"source":"inferred"}]}"#,
     );
     let mut o = options();
-    o.partition = Partitioning::Hour;
+    o.layout.partition = Partitioning::Hour;
     let tables = athena::ddl(&[orders, nopk], &o).unwrap();
     let script = athena::script(&tables, &o);
     // Snapshot: the whole script is pinned; regenerate with CDC_UPDATE_SNAPSHOTS=1.

@@ -374,7 +374,10 @@ async fn replaying_the_same_events_twice_gives_the_same_keys_and_rows() {
 #[test]
 fn hourly_none_and_arrival_partitioning() {
     let hourly = Config {
-        partition: Partitioning::Hour,
+        layout: cdc_sink::config::Layout {
+            partition: Partitioning::Hour,
+            ..cdc_sink::config::Layout::default()
+        },
         ..Config::default()
     };
     let b = batch("multi_table.json", &hourly);
@@ -387,7 +390,10 @@ fn hourly_none_and_arrival_partitioning() {
         );
     }
     let none = Config {
-        partition: Partitioning::None,
+        layout: cdc_sink::config::Layout {
+            partition: Partitioning::None,
+            ..cdc_sink::config::Layout::default()
+        },
         ..Config::default()
     };
     let b = batch("multi_table.json", &none);
@@ -406,7 +412,10 @@ fn hourly_none_and_arrival_partitioning() {
         "one object per table"
     );
     let arrival = Config {
-        partition_time: PartitionTime::Arrival,
+        layout: cdc_sink::config::Layout {
+            partition_time: PartitionTime::Arrival,
+            ..cdc_sink::config::Layout::default()
+        },
         ..Config::default()
     };
     let input: serde_json::Value =
@@ -600,8 +609,11 @@ fn objects_are_byte_identical_across_runs_and_thread_counts() {
     for (format, compression) in formats {
         let run = |threads: usize| {
             let cfg = Config {
-                format,
-                compression,
+                layout: cdc_sink::config::Layout {
+                    format,
+                    compression,
+                    ..cdc_sink::config::Layout::default()
+                },
                 encode_threads: threads,
                 ..Config::default()
             };

@@ -185,9 +185,12 @@ fn options(format: Format) -> DdlOptions {
     DdlOptions {
         database: "cdc_lake".into(),
         location: "s3://lake/cdc".into(),
-        format,
-        compression: Compression::Snappy,
-        partition: Partitioning::Day,
+        layout: cdc_sink::config::Layout {
+            format,
+            compression: Compression::Snappy,
+            partition: Partitioning::Day,
+            ..cdc_sink::config::Layout::default()
+        },
         since: "2020-01-01".into(),
     }
 }
@@ -420,8 +423,11 @@ async fn json_lines_lake_reads_with_the_parquet_lakes_typed_values() {
     let (pq, js) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     replay(pq.path(), &events, &Config::default()).await;
     let jsonl = Config {
-        format: Format::JsonLines,
-        compression: Compression::None,
+        layout: cdc_sink::config::Layout {
+            format: Format::JsonLines,
+            compression: Compression::None,
+            ..cdc_sink::config::Layout::default()
+        },
         ..Config::default()
     };
     replay(js.path(), &events, &jsonl).await;

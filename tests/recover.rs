@@ -647,7 +647,10 @@ async fn the_recovery_function_refuses_a_lake_laid_out_otherwise() {
     );
     // The same function, redeployed with hourly partitions, receives a failure record.
     let hourly = Config {
-        partition: cdc_sink::config::Partitioning::Hour,
+        layout: cdc_sink::config::Layout {
+            partition: cdc_sink::config::Partitioning::Hour,
+            ..cdc_sink::config::Layout::default()
+        },
         ..Config::default()
     };
     let wrong = Handler::new(

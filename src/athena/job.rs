@@ -147,14 +147,12 @@ pub async fn run<K: Store>(
         .map_err(|e| e.to_string())?;
     let mut config = s.config.clone();
     if let Some(layout) = lake.recorded_layout() {
-        layout.apply(&mut config);
+        config.layout = layout;
     }
     let o = DdlOptions {
         database: s.database.clone(),
         location: lake.location(),
-        format: config.format,
-        compression: config.compression,
-        partition: config.partition,
+        layout: config.layout,
         since: "2020-01-01".into(),
     };
     let tables = ddl_with_tail(&docs, &o, s.tail_days)?;

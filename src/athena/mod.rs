@@ -19,7 +19,7 @@ pub mod state;
 pub mod table;
 pub mod views;
 
-use crate::config::{Compression, Format, Partitioning};
+use crate::config::Layout;
 use crate::schema::registry::Registered;
 pub use names::{hive_ident, table_name, trino_ident};
 pub use state::Window;
@@ -36,9 +36,8 @@ pub struct DdlOptions {
     pub database: String,
     /// `s3://bucket/prefix` the lake lives under.
     pub location: String,
-    pub format: Format,
-    pub compression: Compression,
-    pub partition: Partitioning,
+    /// How the lake's data objects are laid out (its partition time does not change the DDL).
+    pub layout: Layout,
     /// First day of the `dt` projection range (`YYYY-MM-DD`).
     pub since: String,
 }

@@ -147,7 +147,7 @@ pub enum Window {
 pub(crate) fn window_predicate(w: &Window, o: &DdlOptions) -> String {
     let day = match w {
         Window::All => return "TRUE".into(),
-        Window::Range(from, to) if o.partition == Partitioning::None => {
+        Window::Range(from, to) if o.layout.partition == Partitioning::None => {
             return format!(
                 "\"cdc_arrival_ts\" >= CAST(CAST({} AS date) AS timestamp) AND \"cdc_arrival_ts\" < CAST(CAST({} AS date) + INTERVAL '1' DAY AS timestamp)",
                 literal(from),
@@ -162,7 +162,7 @@ pub(crate) fn window_predicate(w: &Window, o: &DdlOptions) -> String {
             format!("date_format(current_date - INTERVAL '{n}' DAY, '%Y-%m-%d')")
         }
     };
-    if o.partition == Partitioning::None {
+    if o.layout.partition == Partitioning::None {
         let ts = match w {
             Window::LastDays(n) => format!("CAST(current_date - INTERVAL '{n}' DAY AS timestamp)"),
             _ => format!("CAST(CAST({day} AS date) AS timestamp)"),

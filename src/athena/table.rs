@@ -29,7 +29,13 @@ pub fn create_table(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
     let mut cols: Vec<String> = s
         .columns
         .iter()
-        .map(|c| format!("  {} {}", hive_ident(&c.name), hive_type(c.ty, o.format)))
+        .map(|c| {
+            format!(
+                "  {} {}",
+                hive_ident(&c.name),
+                hive_type(c.ty, o.layout.format)
+            )
+        })
         .collect();
     cols.extend(
         lineage_hive()
@@ -48,7 +54,7 @@ pub fn create_table(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
     );
     let mut props: Vec<(String, String)> = Vec::new();
     let mut template = loc.clone();
-    if o.partition != Partitioning::None {
+    if o.layout.partition != Partitioning::None {
         let mut parts = vec![format!("{} string", hive_ident("dt"))];
         props.extend([
             ("projection.enabled".into(), "true".into()),
@@ -59,7 +65,7 @@ pub fn create_table(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
             ("projection.dt.interval.unit".into(), "DAYS".into()),
         ]);
         template.push_str("dt=${dt}/");
-        if o.partition == Partitioning::Hour {
+        if o.layout.partition == Partitioning::Hour {
             parts.push(format!("{} string", hive_ident("hr")));
             props.extend([
                 ("projection.hr.type".into(), "integer".into()),
@@ -71,12 +77,12 @@ pub fn create_table(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
         props.push(("storage.location.template".into(), template));
         sql.push_str(&format!("PARTITIONED BY ({})\n", parts.join(", ")));
     }
-    match o.format {
+    match o.layout.format {
         Format::Parquet => {
             sql.push_str("STORED AS PARQUET\n");
             props.push((
                 "parquet.compression".into(),
-                o.compression.as_str().to_ascii_uppercase(),
+                o.layout.compression.as_str().to_ascii_uppercase(),
             ));
         }
         Format::JsonLines => {
@@ -110,7 +116,7 @@ pub(crate) fn hive_type(ty: ColumnType, format: Format) -> String {
 }
 
 pub(crate) fn partition_cols(o: &DdlOptions) -> Vec<&'static str> {
-    match o.partition {
+    match o.layout.partition {
         Partitioning::None => vec![],
         Partitioning::Day => vec!["dt"],
         Partitioning::Hour => vec!["dt", "hr"],

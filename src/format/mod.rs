@@ -17,9 +17,9 @@ pub struct EncodeError {
 
 /// Encodes a batch in the configured format and compression.
 pub fn encode(batch: &RecordBatch, cfg: &Config) -> Result<Vec<u8>, EncodeError> {
-    match cfg.format {
-        Format::Parquet => parquet::encode(batch, cfg.compression),
-        Format::JsonLines => jsonl::encode(batch, cfg.compression),
+    match cfg.layout.format {
+        Format::Parquet => parquet::encode(batch, cfg.layout.compression),
+        Format::JsonLines => jsonl::encode(batch, cfg.layout.compression),
     }
 }
 
@@ -33,12 +33,12 @@ pub enum TableEncoder {
 impl TableEncoder {
     /// Prepares the encoding of batches of `schema` in the configured format.
     pub fn new(schema: SchemaRef, cfg: &Config) -> Result<TableEncoder, EncodeError> {
-        Ok(match cfg.format {
+        Ok(match cfg.layout.format {
             Format::Parquet => TableEncoder::Parquet(Box::new(parquet::ParquetTable::new(
                 schema,
-                cfg.compression,
+                cfg.layout.compression,
             )?)),
-            Format::JsonLines => TableEncoder::JsonLines(cfg.compression),
+            Format::JsonLines => TableEncoder::JsonLines(cfg.layout.compression),
         })
     }
 

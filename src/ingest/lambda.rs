@@ -16,7 +16,7 @@
 use crate::config::Config;
 use crate::ingest::metrics::Invocation;
 use crate::ingest::registry::{Built, RegistryError, SchemaRegistry, SchemaReport};
-use crate::lake::{Lake, LakeError, Layout};
+use crate::lake::{Lake, LakeError};
 use crate::model::time::now_us;
 use crate::pipeline::{Batch, PipelineError};
 use crate::store::Store;
@@ -50,7 +50,7 @@ impl<K: Store> Handler<K> {
     /// start) and again before the first write.
     pub fn new(config: Config, prefix: &str, store: K) -> Handler<K> {
         let registry = SchemaRegistry::new(config.schema_refresh);
-        let lake = Lake::for_writer(store, prefix, Layout::of(&config));
+        let lake = Lake::for_writer(store, prefix, config.layout);
         Handler {
             config,
             lake,

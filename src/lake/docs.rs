@@ -1,6 +1,6 @@
 //! The lake's documents of records, as typed structs that their writer (the pipeline) and their
 //! readers (redrive, status) share: one line of a quarantine object, one line of the control log.
-//! The layout document is [`super::layout::Layout`].
+//! The layout document's form is in [`super::layout`].
 
 use crate::model::time;
 use serde::{Deserialize, Serialize};

@@ -20,11 +20,11 @@ impl Partition {
         dms_us: Option<i64>,
         arrival_us: i64,
     ) -> Partition {
-        let t = match cfg.partition_time {
+        let t = match cfg.layout.partition_time {
             PartitionTime::Commit => commit_us.or(dms_us).unwrap_or(arrival_us),
             PartitionTime::Arrival => arrival_us,
         };
-        match cfg.partition {
+        match cfg.layout.partition {
             Partitioning::None => Partition {
                 day: None,
                 hour: None,
@@ -237,7 +237,10 @@ mod tests {
     #[test]
     fn keys_follow_the_contract() {
         let cfg = Config {
-            partition: Partitioning::Hour,
+            layout: crate::config::Layout {
+                partition: Partitioning::Hour,
+                ..crate::config::Layout::default()
+            },
             ..Config::default()
         };
         let t = 20_395 * MICROS_PER_DAY + 8 * 3_600_000_000 + 5;
@@ -254,7 +257,10 @@ mod tests {
         );
         let none = Partition::for_row(
             &Config {
-                partition: Partitioning::None,
+                layout: crate::config::Layout {
+                    partition: Partitioning::None,
+                    ..crate::config::Layout::default()
+                },
                 ..Config::default()
             },
             Some(t),
@@ -295,7 +301,10 @@ mod tests {
         assert_eq!(Partition::for_row(&cfg, Some(c), Some(d), a).day, Some(3));
         assert_eq!(Partition::for_row(&cfg, None, Some(d), a).day, Some(2));
         let arr = Config {
-            partition_time: PartitionTime::Arrival,
+            layout: crate::config::Layout {
+                partition_time: PartitionTime::Arrival,
+                ..crate::config::Layout::default()
+            },
             ..Config::default()
         };
         assert_eq!(Partition::for_row(&arr, Some(c), Some(d), a).day, Some(1));

@@ -16,10 +16,10 @@ pub mod keys;
 pub mod layout;
 pub mod lineage;
 
+use crate::config::Layout;
 use crate::store::{Precondition, PrefixStore, PutOutcome, Store, StoreError};
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
-pub use layout::Layout;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -158,7 +158,7 @@ impl<S: Store> Lake<S> {
         let layout = match got {
             None => None,
             Some((bytes, _)) => {
-                Some(Layout::from_json(&bytes).map_err(|why| LakeError::Corrupt {
+                Some(layout::from_json(&bytes).map_err(|why| LakeError::Corrupt {
                     location: self.store.location(keys::LAYOUT),
                     why,
                 })?)
@@ -200,7 +200,7 @@ impl<S: Store> Lake<S> {
         }
         self.check().await?;
         if self.recorded_layout().is_none() {
-            let doc = Bytes::from(configured.to_json());
+            let doc = Bytes::from(layout::to_json(&configured));
             match self
                 .store
                 .put_if(keys::LAYOUT, doc, Precondition::Absent)
@@ -290,7 +290,7 @@ mod tests {
 
     #[tokio::test]
     async fn first_write_records_the_layout_and_a_different_writer_is_refused() {
-        let parquet = Layout::of(&Config::default());
+        let parquet = Config::default().layout;
         let lake = Lake::open_for_write(MemoryStore::default(), "cdc", parquet)
             .await
             .unwrap();
@@ -314,10 +314,13 @@ mod tests {
         // The same settings again: fine; hourly: refused before anything is written.
         Lake::open_for_write(&copy, "cdc", parquet).await.unwrap();
         let cfg = Config {
-            partition: Partitioning::Hour,
+            layout: crate::config::Layout {
+                partition: Partitioning::Hour,
+                ..crate::config::Layout::default()
+            },
             ..Config::default()
         };
-        let e = Lake::open_for_write(&copy, "cdc", Layout::of(&cfg))
+        let e = Lake::open_for_write(&copy, "cdc", cfg.layout)
             .await
             .err()
             .unwrap()
@@ -331,7 +334,7 @@ mod tests {
             "{e}"
         );
         // A writer built without a check (the Lambda's cold start) is refused at its first write.
-        let lambda = Lake::for_writer(&copy, "cdc", Layout::of(&cfg));
+        let lambda = Lake::for_writer(&copy, "cdc", cfg.layout);
         let e = lambda
             .put_objects([("public/t/y.parquet", Bytes::from_static(b"y"))])
             .await
@@ -339,7 +342,7 @@ mod tests {
         assert!(matches!(e, LakeError::Mismatch { .. }), "{e}");
         assert!(copy.get("cdc/public/t/y.parquet").await.unwrap().is_none());
         // Another prefix is another lake.
-        Lake::open_for_write(&copy, "other", Layout::of(&cfg))
+        Lake::open_for_write(&copy, "other", cfg.layout)
             .await
             .unwrap();
     }

@@ -169,8 +169,11 @@ fn stages(event: &[u8], cfg: &Config, iterations: usize) -> Stages {
 /// machines; [`scaling`] measures the threads).
 fn config(format: Format, compression: Compression) -> Config {
     Config {
-        format,
-        compression,
+        layout: crate::config::Layout {
+            format,
+            compression,
+            ..crate::config::Layout::default()
+        },
         encode_threads: 1,
         ..Config::default()
     }

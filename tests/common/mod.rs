@@ -190,7 +190,7 @@ pub fn dms_create_table(
 /// Processes events through the schema registry into a local directory, as `cdc-sink replay`
 /// does: the reference output for comparisons with the Lambda and S3 paths.
 pub async fn replay_registered(dir: &Path, events: &[Vec<u8>]) -> Vec<Batch> {
-    let layout = cdc_sink::lake::Layout::of(&Config::default());
+    let layout = Config::default().layout;
     let lake = cdc_sink::lake::Lake::open_for_write(LocalDir::new(dir), "", layout)
         .await
         .unwrap();

@@ -330,11 +330,11 @@ async fn load(lake: &LakeFlags) -> Result<(Vec<TableDdl>, DdlOptions), String> {
     // The lake's own layout wins over the flags, which only serve lakes written before
     // layouts were recorded.
     match opened.recorded_layout() {
-        Some(layout) => layout.apply(&mut cfg),
+        Some(layout) => cfg.layout = layout,
         None => eprintln!(
             "note: {out} records no layout ({}); using {}",
             cdc_sink::lake::keys::LAYOUT,
-            cdc_sink::lake::layout::Layout::of(&cfg)
+            cfg.layout
         ),
     }
     let docs = list_registered(opened.store())
@@ -348,9 +348,7 @@ async fn load(lake: &LakeFlags) -> Result<(Vec<TableDdl>, DdlOptions), String> {
     let opts = DdlOptions {
         database: lake.database.clone(),
         location,
-        format: cfg.format,
-        compression: cfg.compression,
-        partition: cfg.partition,
+        layout: cfg.layout,
         since: lake.projection_since.clone(),
     };
     let tables = athena::ddl_with_tail(&docs, &opts, lake.tail_days)?;

@@ -2,7 +2,7 @@
 //! survives a closed pipe, and `schema.table` arguments.
 
 use cdc_sink::config::{env, non_empty, normalise_prefix, Config, Given, DEFAULT_PREFIX};
-use cdc_sink::lake::{Lake, Layout};
+use cdc_sink::lake::Lake;
 use cdc_sink::model::change::TableId;
 use cdc_sink::store::local::LocalDir;
 use cdc_sink::store::s3::{S3Settings, S3Store};
@@ -112,7 +112,7 @@ pub fn s3_location(out: &str) -> Option<Result<(String, String), String>> {
 /// anything is written (see [`Lake`]).
 pub async fn open_for_write(out: &str, cfg: &Config) -> Result<Lake<AnyStore>, String> {
     let (store, prefix) = open_store(out).await?;
-    Lake::open_for_write(store, &prefix, Layout::of(cfg))
+    Lake::open_for_write(store, &prefix, cfg.layout)
         .await
         .map_err(|e| e.to_string())
 }
