@@ -7,27 +7,21 @@
 //! overwrite what was written.
 //!
 //! Late table definitions: rows of a table with no registered schema wait, inside the
-//! invocation, for another shard's `create-table` to register it (re-reading the registry),
-//! at most `CDC_AWAIT_TABLE_DEF_SECS` after the records' arrival and never into the last
-//! [`WAIT_RESERVE`] of the function's time. Then the types are inferred, as before, and the
-//! log and the metrics say so. Waiting never reports a failure, so it spends none of the event
-//! source mapping's retries.
+//! invocation, for another shard's `create-table` ([`build_waiting`]), never into the last
+//! [`WAIT_RESERVE`] of the function's time. Waiting never reports a failure, so it spends none
+//! of the event source mapping's retries.
 
 use crate::config::Config;
 use crate::ingest::metrics::Invocation;
-use crate::ingest::registry::{Built, RegistryError, SchemaRegistry, SchemaReport};
+use crate::ingest::registry::{RegistryError, SchemaRegistry};
+use crate::ingest::wait::build_waiting;
+pub use crate::ingest::wait::WAIT_RESERVE;
 use crate::lake::{Lake, LakeError};
 use crate::model::time::now_us;
-use crate::pipeline::{Batch, PipelineError};
+use crate::pipeline::PipelineError;
 use crate::store::Store;
 use aws_lambda_events::streams::KinesisEventResponse;
-use std::time::{Duration, Instant};
-
-/// Time kept free before the function's deadline: a waiting batch stops waiting when less than
-/// this remains, so that it can still be encoded and written.
-pub const WAIT_RESERVE: Duration = Duration::from_secs(15);
-/// How often a waiting batch re-reads the registry.
-const WAIT_POLL: Duration = Duration::from_millis(500);
+use std::time::Instant;
 
 /// Everything an invocation needs, built once at cold start.
 pub struct Handler<K> {
@@ -64,68 +58,6 @@ impl<K: Store> Handler<K> {
         self.lake.check().await
     }
 
-    /// Builds the batch, waiting for the declaration of tables nobody declared yet (see the
-    /// module docs). `deadline_ms`: the invocation's deadline in epoch milliseconds, if known.
-    async fn build_waiting(
-        &self,
-        event: &[u8],
-        deadline_ms: Option<u64>,
-        inv: &mut Invocation,
-    ) -> Result<(Batch, SchemaReport), RegistryError> {
-        let bound = self.config.await_table_def;
-        let started = now_us();
-        let mut waited = false;
-        let outcome = 'build: loop {
-            let infer = bound.is_zero();
-            let (tables, oldest_arrival_us) = match self
-                .registry
-                .build_with(self.lake.store(), event, &self.config, infer)
-                .await?
-            {
-                Built::Ready(batch, report) => break Some((batch, report)),
-                Built::Undeclared {
-                    tables,
-                    oldest_arrival_us,
-                } => (tables, oldest_arrival_us),
-            };
-            let mut until = oldest_arrival_us.unwrap_or(started) + bound.as_micros() as i64;
-            if let Some(d) = deadline_ms {
-                until = until.min(d as i64 * 1000 - WAIT_RESERVE.as_micros() as i64);
-            }
-            let names: Vec<String> = tables.iter().map(|t| t.to_string()).collect();
-            // Sleep and re-read the registry; rebuild the batch only once a declaration is there.
-            loop {
-                let now = now_us();
-                if now >= until {
-                    tracing::warn!(tables = %names.join(", "), waited_ms = (now - started) / 1000,
-                        "no declared schema arrived within CDC_AWAIT_TABLE_DEF_SECS (or the function's time); inferring types from values. Enable IncludeControlDetails on the DMS endpoint or run `cdc-sink schema import`");
-                    inv.inferred_without_declaration = tables.len() as u64;
-                    break 'build None;
-                }
-                if !waited {
-                    tracing::info!(tables = %names.join(", "), "waiting for the tables' declared schemas (create-table of another shard, or schema import)");
-                    waited = true;
-                }
-                let pause = Duration::from_micros((until - now) as u64).min(WAIT_POLL);
-                tokio::time::sleep(pause).await;
-                if self.registry.refresh(self.lake.store(), &tables).await? {
-                    continue 'build;
-                }
-            }
-        };
-        if waited {
-            inv.table_def_wait_ms = (now_us() - started).max(0) as f64 / 1000.0;
-        }
-        match outcome {
-            Some(done) => Ok(done),
-            None => {
-                self.registry
-                    .build(self.lake.store(), event, &self.config)
-                    .await
-            }
-        }
-    }
-
     /// Processes one event. `Err` only for a payload that is not a Kinesis event at all (the
     /// invocation then fails and Lambda retries it, as for any function error).
     pub async fn handle(
@@ -153,7 +85,19 @@ impl<K: Store> Handler<K> {
             inv.duration_ms = start.elapsed().as_secs_f64() * 1000.0;
             return Ok((response, inv));
         }
-        let built = self.build_waiting(event, deadline_ms, &mut inv).await;
+        let built = build_waiting(
+            &self.registry,
+            self.lake.store(),
+            event,
+            &self.config,
+            deadline_ms,
+        )
+        .await
+        .map(|(batch, report, waited)| {
+            inv.table_def_wait_ms = waited.wait_ms;
+            inv.inferred_without_declaration = waited.inferred_without_declaration;
+            (batch, report)
+        });
         match built {
             Ok((batch, report)) => {
                 inv.counts = batch.counts.clone();

@@ -6,3 +6,4 @@ pub mod lambda;
 pub mod metrics;
 pub mod registry;
 pub mod replay;
+pub mod wait;

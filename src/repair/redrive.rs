@@ -11,6 +11,7 @@
 
 use crate::config::Config;
 use crate::ingest::registry::{RegistryError, SchemaRegistry, Snapshot};
+use crate::ingest::wait::build_waiting;
 use crate::lake::docs::QuarantineEntry as Entry;
 use crate::lake::{keys, Lake, LakeError};
 use crate::model::change::{cmp_seq, Counts, TableId};
@@ -324,7 +325,7 @@ pub async fn redrive<K: Store>(
         let mut batch: Batch = if dry_run {
             build_batch(&event, cfg, &snapshot)?
         } else {
-            registry.build(sink, &event, cfg).await?.0
+            build_waiting(&registry, sink, &event, cfg, None).await?.0
         };
         // Records that fail again stay where they are: report them, write no new quarantine.
         for o in batch

@@ -16,6 +16,7 @@ pub mod stream;
 
 use crate::config::Config;
 use crate::ingest::registry::{RegistryError, SchemaRegistry, Snapshot};
+use crate::ingest::wait::build_waiting;
 use crate::lake::{keys, Lake, LakeError};
 use crate::model::change::Counts;
 use crate::pipeline::{build_batch, Batch, PipelineError};
@@ -138,10 +139,8 @@ impl<'a, K: Store> Recoverer<'a, K> {
                 .await?;
             return Ok(build_batch(event, self.cfg, snapshot)?);
         }
-        let (batch, _) = self
-            .registry
-            .build(self.lake.store(), event, self.cfg)
-            .await?;
+        let (batch, _, _) =
+            build_waiting(&self.registry, self.lake.store(), event, self.cfg, None).await?;
         Ok(batch)
     }
 
