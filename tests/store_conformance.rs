@@ -117,7 +117,12 @@ async fn conformance<S: Store>(name: &str, store: &S) {
         ["a/_schemas/", "a/b/", "a/c/"],
         "{name}"
     );
-    assert!(store.leftovers("a/").await.unwrap().is_empty(), "{name}");
+    // Nothing was left half-written. (s3s-fs, the test server, does not implement
+    // ListMultipartUploads; a server that cannot tell must say so, not answer "none".)
+    match store.leftovers("a/").await {
+        Ok(left) => assert!(left.is_empty(), "{name}: {left:?}"),
+        Err(e) => assert!(e.message.contains("NotImplemented"), "{name}: {e}"),
+    }
     assert!(
         store.location("a/b/x.parquet").ends_with("a/b/x.parquet"),
         "{name}"
