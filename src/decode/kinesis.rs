@@ -162,6 +162,51 @@ fn diagnose(text: &str) -> Option<String> {
     }
 }
 
+/// One record to write into a Lambda Kinesis event ([`write_event`]): what a stream read-back
+/// or a quarantine entry knows of it.
+#[derive(Debug, Clone)]
+pub struct EventRecord<'a> {
+    /// The Kinesis partition key.
+    pub partition_key: &'a str,
+    /// The Kinesis sequence number.
+    pub seq: &'a str,
+    /// The record's data, base64-encoded as Lambda delivers it.
+    pub data_base64: std::borrow::Cow<'a, str>,
+    /// Approximate arrival time, in seconds since the epoch (Lambda's form).
+    pub arrival_s: f64,
+}
+
+/// The Lambda Kinesis event Lambda would deliver for `records` of `shard` (the inverse of
+/// [`parse_event`]): how recover and redrive run records through the same pipeline again.
+pub fn write_event<'a>(
+    stream_arn: &str,
+    shard: &str,
+    records: impl IntoIterator<Item = EventRecord<'a>>,
+) -> Vec<u8> {
+    let region = stream_arn.split(':').nth(3).unwrap_or("");
+    let records: Vec<serde_json::Value> = records
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": r.partition_key,
+                    "sequenceNumber": r.seq,
+                    "data": r.data_base64,
+                    "approximateArrivalTimestamp": r.arrival_s,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("{shard}:{}", r.seq),
+                "eventName": "aws:kinesis:record",
+                "awsRegion": region,
+                "eventSourceARN": stream_arn,
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap_or_default()
+}
+
 /// Parses a Lambda Kinesis event.
 pub fn parse_event(bytes: &[u8]) -> Result<Vec<RawRecord<'_>>, EventError> {
     // UTF-8 is validated once for the whole event (fast on ASCII), so the parser can skip

@@ -10,6 +10,7 @@
 //! quarantine (their objects are not touched) and are reported.
 
 use crate::config::Config;
+use crate::decode::kinesis::EventRecord;
 use crate::ingest::registry::{RegistryError, SchemaRegistry, Snapshot};
 use crate::ingest::wait::build_waiting;
 use crate::lake::docs::QuarantineEntry as Entry;
@@ -116,22 +117,15 @@ fn table_of(data_base64: &str) -> Option<TableId> {
 
 /// A Lambda Kinesis event of quarantined records of one shard, as they were received.
 fn event_of(shard: &str, entries: &[&Entry]) -> Vec<u8> {
-    let records: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|e| {
-            let arrival = crate::model::time::parse_timestamp(&e.origin.arrival_ts)
-                .map(|t| t.micros as f64 / 1_000_000.0)
-                .unwrap_or(0.0);
-            serde_json::json!({
-                "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": e.origin.partition_key,
-                    "sequenceNumber": e.origin.seq, "data": e.data_base64,
-                    "approximateArrivalTimestamp": arrival},
-                "eventSource": "aws:kinesis",
-                "eventID": format!("{shard}:{}", e.origin.seq),
-            })
-        })
-        .collect();
-    serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap_or_default()
+    let records = entries.iter().map(|e| EventRecord {
+        partition_key: &e.origin.partition_key,
+        seq: &e.origin.seq,
+        data_base64: e.data_base64.as_str().into(),
+        arrival_s: crate::model::time::parse_timestamp(&e.origin.arrival_ts)
+            .map(|t| t.micros as f64 / 1_000_000.0)
+            .unwrap_or(0.0),
+    });
+    crate::decode::kinesis::write_event("", shard, records)
 }
 
 /// (shard, sequence number) of every row or entry in the objects directly under `dir`.

@@ -2,6 +2,7 @@
 //! discarded batch, and they become the Lambda Kinesis event the Lambda itself received.
 
 use super::failure::BatchInfo;
+use crate::decode::kinesis::{self, EventRecord};
 use crate::model::change::cmp_seq;
 use base64::Engine;
 
@@ -122,28 +123,16 @@ pub fn check(info: &BatchInfo, records: &[StreamRecord]) -> Result<(), RangeErro
 /// function see what they saw when the batch failed.
 pub fn to_event(stream_arn: &str, shard: &str, records: &[StreamRecord]) -> Vec<u8> {
     let b64 = base64::engine::general_purpose::STANDARD;
-    let region = stream_arn.split(':').nth(3).unwrap_or("");
-    let records: Vec<serde_json::Value> = records
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": r.partition_key,
-                    "sequenceNumber": r.seq,
-                    "data": b64.encode(&r.data),
-                    "approximateArrivalTimestamp": r.arrival_ms as f64 / 1000.0,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": format!("{shard}:{}", r.seq),
-                "eventName": "aws:kinesis:record",
-                "awsRegion": region,
-                "eventSourceARN": stream_arn,
-            })
-        })
-        .collect();
-    serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap_or_default()
+    kinesis::write_event(
+        stream_arn,
+        shard,
+        records.iter().map(|r| EventRecord {
+            partition_key: &r.partition_key,
+            seq: &r.seq,
+            data_base64: b64.encode(&r.data).into(),
+            arrival_s: r.arrival_ms as f64 / 1000.0,
+        }),
+    )
 }
 
 /// The records of a Lambda Kinesis event (the S3 destination's payload), for [`check`]: every
