@@ -7,6 +7,7 @@
 //! request per 1,000 objects, spread over the tables.
 
 use crate::config::Layout as LakeLayout;
+use crate::format::read::{lineage, Wanted};
 use crate::lake::docs::QuarantineEntry;
 use crate::lake::keys::{self, table_folder};
 use crate::lake::Lake;
@@ -477,64 +478,10 @@ fn add_row(rows: &mut Rows, op: &str, commit_us: Option<i64>) {
 }
 
 fn count_rows(key: &str, bytes: Vec<u8>, rows: &mut Rows) -> Result<(), String> {
-    use arrow::array::{Array, AsArray};
-    use arrow::datatypes::TimestampMicrosecondType;
-    if key.ends_with(".parquet") {
-        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-        use parquet::arrow::ProjectionMask;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-            .map_err(|e| e.to_string())?;
-        let schema = builder.parquet_schema();
-        let wanted: Vec<usize> = (0..schema.num_columns())
-            .filter(|&i| matches!(schema.column(i).name(), "cdc_op" | "cdc_commit_ts"))
-            .collect();
-        let mask = ProjectionMask::leaves(schema, wanted);
-        for batch in builder
-            .with_projection(mask)
-            .build()
-            .map_err(|e| e.to_string())?
-        {
-            let batch = batch.map_err(|e| e.to_string())?;
-            let op = batch
-                .column_by_name("cdc_op")
-                .ok_or("no cdc_op column")?
-                .as_string_opt::<i32>()
-                .ok_or("cdc_op is not a string column")?
-                .clone();
-            let commit = batch
-                .column_by_name("cdc_commit_ts")
-                .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>().cloned());
-            for i in 0..batch.num_rows() {
-                let t = commit
-                    .as_ref()
-                    .and_then(|c| (!c.is_null(i)).then(|| c.value(i)));
-                add_row(rows, op.value(i), t);
-            }
-        }
-        Ok(())
-    } else {
-        let text = if key.ends_with(".gz") {
-            use std::io::Read;
-            let mut out = Vec::new();
-            flate2::read::MultiGzDecoder::new(&bytes[..])
-                .read_to_end(&mut out)
-                .map_err(|e| e.to_string())?;
-            out
-        } else {
-            bytes
-        };
-        for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| e.to_string())?;
-            let op = v.get("cdc_op").and_then(|o| o.as_str()).unwrap_or("");
-            let t = v
-                .get("cdc_commit_ts")
-                .and_then(|t| t.as_str())
-                .and_then(crate::model::time::parse_timestamp)
-                .map(|m| m.micros);
-            add_row(rows, op, t);
-        }
-        Ok(())
+    for l in lineage(key, bytes, Wanted::OpAndCommit)? {
+        add_row(rows, l.op.as_deref().unwrap_or(""), l.commit_us);
     }
+    Ok(())
 }
 
 /// "3m ago", "2h ago", "5d ago" from milliseconds.

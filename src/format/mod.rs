@@ -2,6 +2,7 @@
 
 pub mod jsonl;
 pub mod parquet;
+pub mod read;
 
 use crate::config::{Compression, Config, Format};
 use arrow::datatypes::SchemaRef;

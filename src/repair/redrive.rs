@@ -11,6 +11,7 @@
 
 use crate::config::Config;
 use crate::decode::kinesis::EventRecord;
+use crate::format::read::{lineage, Wanted};
 use crate::ingest::registry::{RegistryError, SchemaRegistry, Snapshot};
 use crate::ingest::wait::build_waiting;
 use crate::lake::docs::QuarantineEntry as Entry;
@@ -146,71 +147,16 @@ async fn index_dir<St: Store>(
             key: key.clone(),
             why,
         };
-        if key.ends_with(".parquet") {
-            for (shard, seq) in parquet_ids(body).map_err(bad)? {
+        if !(key.ends_with(".parquet") || key.ends_with(".jsonl") || key.ends_with(".jsonl.gz")) {
+            continue;
+        }
+        for l in lineage(&key, body, Wanted::Identity).map_err(bad)? {
+            if let (Some(shard), Some(seq)) = (l.shard, l.seq) {
                 out.insert((shard, norm_seq(&seq)));
-            }
-        } else if key.ends_with(".jsonl") || key.ends_with(".jsonl.gz") {
-            let text = if key.ends_with(".gz") {
-                use std::io::Read;
-                let mut s = Vec::new();
-                flate2::read::MultiGzDecoder::new(&body[..])
-                    .read_to_end(&mut s)
-                    .map_err(|e| bad(e.to_string()))?;
-                s
-            } else {
-                body
-            };
-            for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                let v: serde_json::Value =
-                    serde_json::from_slice(line).map_err(|e| bad(e.to_string()))?;
-                let get = |a: &str, b: &str| {
-                    v.get(a)
-                        .or_else(|| v.get(b))
-                        .and_then(|x| x.as_str())
-                        .map(str::to_string)
-                };
-                if let (Some(sh), Some(seq)) = (get("cdc_shard", "shard"), get("cdc_seq", "seq")) {
-                    out.insert((sh, norm_seq(&seq)));
-                }
             }
         }
     }
     Ok(())
-}
-
-/// The `cdc_shard` and `cdc_seq` columns of a Parquet data object (only those are decoded).
-fn parquet_ids(body: Vec<u8>) -> Result<Vec<(String, String)>, String> {
-    use arrow::array::{Array, AsArray};
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    use parquet::arrow::ProjectionMask;
-    let b =
-        ParquetRecordBatchReaderBuilder::try_new(Bytes::from(body)).map_err(|e| e.to_string())?;
-    let descr = b.parquet_schema();
-    let leaves: Vec<usize> = (0..descr.num_columns())
-        .filter(|&i| matches!(descr.column(i).name(), "cdc_shard" | "cdc_seq"))
-        .collect();
-    let mask = ProjectionMask::leaves(descr, leaves);
-    let reader = b.with_projection(mask).build().map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| e.to_string())?;
-        let (Some(sh), Some(seq)) = (
-            batch.column_by_name("cdc_shard"),
-            batch.column_by_name("cdc_seq"),
-        ) else {
-            return Err("no cdc_shard / cdc_seq columns".into());
-        };
-        let (Some(sh), Some(seq)) = (sh.as_string_opt::<i32>(), seq.as_string_opt::<i32>()) else {
-            return Err("cdc_shard / cdc_seq are not strings".into());
-        };
-        for i in 0..batch.num_rows() {
-            if sh.is_valid(i) && seq.is_valid(i) {
-                out.push((sh.value(i).to_string(), seq.value(i).to_string()));
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// The folder of a key, with its trailing `/`.
