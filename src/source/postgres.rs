@@ -522,12 +522,12 @@ mod tls {
     use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
 
     #[derive(Clone)]
-    pub struct MakeRustls {
+    pub(crate) struct MakeRustls {
         config: Arc<ClientConfig>,
     }
 
     impl MakeRustls {
-        pub fn new(mode: TlsMode, root_cert: Option<&str>) -> Result<MakeRustls, String> {
+        pub(crate) fn new(mode: TlsMode, root_cert: Option<&str>) -> Result<MakeRustls, String> {
             let provider = Arc::new(aws_lc_rs::default_provider());
             let builder = ClientConfig::builder_with_provider(provider.clone())
                 .with_safe_default_protocol_versions()
@@ -695,7 +695,7 @@ mod tls {
         }
     }
 
-    pub struct Connect {
+    pub(crate) struct Connect {
         connector: tokio_rustls::TlsConnector,
         name: ServerName<'static>,
     }
@@ -718,7 +718,7 @@ mod tls {
 
     /// The TLS stream (no channel binding: SCRAM still authenticates, without tying the
     /// password exchange to this TLS session).
-    pub struct Stream<S>(tokio_rustls::client::TlsStream<S>);
+    pub(crate) struct Stream<S>(tokio_rustls::client::TlsStream<S>);
 
     impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for Stream<S> {
         fn channel_binding(&self) -> ChannelBinding {
