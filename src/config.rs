@@ -57,12 +57,26 @@ macro_rules! choice {
 
 choice!(
     /// The file format of data objects.
-    Format { Parquet = "parquet", JsonLines = "jsonl" }
+    Format {
+        /// Apache Parquet.
+        Parquet = "parquet",
+        /// JSON Lines: one JSON object per row.
+        JsonLines = "jsonl"
+    }
 );
 
 choice!(
     /// Compression of data objects. Parquet takes all; JSON Lines takes `none` or `gzip`.
-    Compression { Snappy = "snappy", Zstd = "zstd", Gzip = "gzip", None = "none" }
+    Compression {
+        /// Snappy (Parquet only).
+        Snappy = "snappy",
+        /// Zstandard (Parquet only).
+        Zstd = "zstd",
+        /// Gzip: Parquet's codec, or the whole JSON Lines object (`.jsonl.gz`).
+        Gzip = "gzip",
+        /// Uncompressed.
+        None = "none"
+    }
 );
 
 choice!(
@@ -180,23 +194,41 @@ pub const DEFAULT_AWAIT_TABLE_DEF_SECS: u64 = 60;
 
 /// Environment variable names, shared by the Lambda, the CLI's flag fallbacks and `.env.example`.
 pub mod env {
+    /// Data object format: `parquet` or `jsonl` ([`Format`](super::Format)).
     pub const FORMAT: &str = "CDC_FORMAT";
+    /// Data object compression ([`Compression`](super::Compression)).
     pub const COMPRESSION: &str = "CDC_COMPRESSION";
+    /// Time partitioning: `day`, `hour` or `none` ([`Partitioning`](super::Partitioning)).
     pub const PARTITION: &str = "CDC_PARTITION";
+    /// Which time partitions a row: `commit` or `arrival` ([`PartitionTime`](super::PartitionTime)).
     pub const PARTITION_TIME: &str = "CDC_PARTITION_TIME";
+    /// Top-level key of DMS's before-image (`BeforeImageSettings.FieldName`), default `before-image`.
     pub const BEFORE_IMAGE_KEY: &str = "CDC_BEFORE_IMAGE_KEY";
+    /// S3 bucket the lake is written to.
     pub const BUCKET: &str = "CDC_BUCKET";
+    /// Key prefix of the lake inside the bucket.
     pub const PREFIX: &str = "CDC_PREFIX";
+    /// SSE-KMS key id or ARN; unset leaves encryption to the bucket default.
     pub const KMS_KEY_ID: &str = "CDC_KMS_KEY_ID";
+    /// Size, in MiB, from which objects are uploaded in parts (5 to 5120).
     pub const MULTIPART_THRESHOLD_MB: &str = "CDC_MULTIPART_THRESHOLD_MB";
+    /// Attempts per S3 request, the first included (1 to 20).
     pub const S3_MAX_ATTEMPTS: &str = "CDC_S3_MAX_ATTEMPTS";
+    /// Timeout of one S3 request attempt, in seconds.
     pub const S3_ATTEMPT_TIMEOUT_SECS: &str = "CDC_S3_ATTEMPT_TIMEOUT_SECS";
+    /// S3 path-style addressing, a boolean; unset means only when an endpoint URL is configured.
     pub const S3_FORCE_PATH_STYLE: &str = "CDC_S3_FORCE_PATH_STYLE";
+    /// Time allowed to open a connection to S3, in seconds.
     pub const S3_CONNECT_TIMEOUT_SECS: &str = "CDC_S3_CONNECT_TIMEOUT_SECS";
+    /// Time allowed from sending an S3 request to the first byte of the answer, in seconds.
     pub const S3_READ_TIMEOUT_SECS: &str = "CDC_S3_READ_TIMEOUT_SECS";
+    /// CloudWatch metrics namespace of the Lambda's embedded metrics, default `cdc-sink`.
     pub const METRICS_NAMESPACE: &str = "CDC_METRICS_NAMESPACE";
+    /// Seconds after which a cached registry schema is re-read ([`DEFAULT_SCHEMA_REFRESH_SECS`](super::DEFAULT_SCHEMA_REFRESH_SECS)).
     pub const SCHEMA_REFRESH_SECS: &str = "CDC_SCHEMA_REFRESH_SECS";
+    /// Threads that encode a batch's objects; 0 means every core the process may use.
     pub const ENCODE_THREADS: &str = "CDC_ENCODE_THREADS";
+    /// Seconds rows of an undeclared table wait for its `create-table` ([`DEFAULT_AWAIT_TABLE_DEF_SECS`](super::DEFAULT_AWAIT_TABLE_DEF_SECS)).
     pub const AWAIT_TABLE_DEF_SECS: &str = "CDC_AWAIT_TABLE_DEF_SECS";
 
     /// Every variable cdc-sink reads (documented in `.env.example` and the README).
@@ -290,7 +322,9 @@ impl From<ConfigError> for ConfigErrors {
 /// (`CDC_FORMAT`). Errors name what the user wrote, not a variable they never set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Given {
+    /// The flag (`--format`) or variable (`CDC_FORMAT`) the value came by.
     pub name: String,
+    /// The value as given.
     pub value: String,
 }
 

@@ -17,6 +17,8 @@
 //!
 //! The binaries (`src/bin/`) compose these; only they know clap, terminals and exit codes.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod athena;
 pub mod config;
 pub mod decode;

@@ -27,14 +27,23 @@ const HISTORY_READ_LIMIT: usize = 20;
 /// The whole picture, as `--json` prints it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
+    /// The lake as the user named it (path or `s3://` URL).
     pub location: String,
+    /// When the status was taken, in milliseconds since the epoch; ages are counted from it.
     pub now_ms: i64,
+    /// The layout the lake was written with.
     pub layout: Layout,
+    /// One entry per table folder, sorted by table.
     pub tables: Vec<TableStatus>,
+    /// One entry per registered table schema.
     pub schemas: Vec<SchemaStatus>,
+    /// Quarantined records: object counts and reasons.
     pub quarantine: Quarantine,
+    /// The DDL and table-announcement log under `_control/dt=...`.
     pub control_log: Totals,
+    /// Recover runs, from their documents under `_control/`.
     pub recover: History,
+    /// Redrive runs, from their manifests under `_control/`.
     pub redrive: History,
     /// Temporary files (local) or incomplete multipart uploads (S3) left by stopped writers.
     pub temporary: Vec<Leftover>,
@@ -47,30 +56,41 @@ pub struct Status {
 pub struct Layout {
     /// `from _layout.json`, `inferred from object keys`, or `empty lake`.
     pub source: String,
+    /// Object format (`parquet` or `jsonl`), when known.
     pub format: Option<String>,
+    /// Compression codec, when known.
     pub compression: Option<String>,
+    /// Partitioning (none, daily or hourly), when known.
     pub partition: Option<String>,
+    /// Which time picks the partition; only known from `_layout.json`.
     pub partition_time: Option<String>,
 }
 
 /// Objects and bytes.
 #[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
 pub struct Totals {
+    /// Number of objects.
     pub objects: u64,
+    /// Sum of object sizes, in bytes.
     pub bytes: u64,
 }
 
+/// One table folder of the lake.
 #[derive(Debug, Clone, Serialize)]
 pub struct TableStatus {
     /// `schema.table` as registered (or the escaped folder names when not registered).
     pub table: String,
     /// The table's folder under the prefix.
     pub folder: String,
+    /// Data objects in the folder.
     pub objects: u64,
+    /// Sum of the data objects' sizes, in bytes.
     pub bytes: u64,
     /// First and last partition folder (`dt=...[/hr=...]`), when partitioned.
     pub first_partition: Option<String>,
+    /// Last partition folder, in key order.
     pub last_partition: Option<String>,
+    /// Number of distinct partition folders.
     pub partitions: u64,
     /// Newest object write, ms since the epoch.
     pub last_write_ms: Option<i64>,
@@ -81,22 +101,32 @@ pub struct TableStatus {
 /// What the data objects of a table hold (read with `--rows`).
 #[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
 pub struct Rows {
+    /// Rows of the full load (operation `L`).
     pub load: u64,
+    /// Inserted rows (operation `I`).
     pub insert: u64,
+    /// Updated rows (operation `U`).
     pub update: u64,
+    /// Deleted rows (operation `D`).
     pub delete: u64,
     /// µs since the epoch.
     pub first_commit_us: Option<i64>,
+    /// Latest commit time, in microseconds since the epoch.
     pub last_commit_us: Option<i64>,
     /// Objects that could not be read.
     pub unreadable: u64,
 }
 
+/// The registered schema of one table.
 #[derive(Debug, Clone, Serialize)]
 pub struct SchemaStatus {
+    /// `schema.table`.
     pub table: String,
+    /// Registry version of the schema (bumped on every change).
     pub version: u64,
+    /// Number of registered columns.
     pub columns: usize,
+    /// Primary key column names, in key order.
     pub primary_key: Vec<String>,
     /// Declared types not applied: (column, registered type, declared type, source).
     pub pending: Vec<PendingType>,
@@ -104,17 +134,25 @@ pub struct SchemaStatus {
     pub resolve: Option<String>,
 }
 
+/// A declared column type that the registry has not applied yet.
 #[derive(Debug, Clone, Serialize)]
 pub struct PendingType {
+    /// The column's name.
     pub column: String,
+    /// The type the column is registered with.
     pub registered: String,
+    /// The type the source declared.
     pub declared: String,
+    /// Where the declared type came from, as the registry spells it.
     pub source: String,
 }
 
+/// Quarantine objects of the lake: counts, and reasons from the newest ones.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Quarantine {
+    /// Quarantine objects found.
     pub objects: u64,
+    /// Sum of quarantine object sizes, in bytes.
     pub bytes: u64,
     /// Per arrival day: records per reason code (from the newest objects, see `complete`).
     pub by_day: BTreeMap<String, BTreeMap<String, u64>>,
@@ -125,15 +163,20 @@ pub struct Quarantine {
 /// Recover or redrive runs: their documents under `_control/recover|redrive/`.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct History {
+    /// Documents found.
     pub documents: u64,
     /// The newest documents (key relative to the prefix, and the document).
     pub newest: Vec<(String, serde_json::Value)>,
 }
 
+/// An object left by a writer that stopped before finishing it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Leftover {
+    /// Key relative to the prefix; an upload's kind follows in parentheses.
     pub key: String,
+    /// Size in bytes, as the store reports it (0 when it does not know).
     pub bytes: u64,
+    /// Last modification, in milliseconds since the epoch, when the store reports it.
     pub modified_ms: Option<i64>,
 }
 

@@ -123,6 +123,7 @@ pub fn alter_table(
 pub struct Statement {
     /// `public__orders`, `public__orders_state`, `public__orders_current`, ...
     pub object: String,
+    /// The statement, ready to run.
     pub sql: String,
 }
 

@@ -14,11 +14,17 @@ use serde::Deserialize;
 /// Environment variables of the job (besides the lake's `CDC_BUCKET`, `CDC_PREFIX`,
 /// `CDC_FORMAT`, `CDC_COMPRESSION`, `CDC_PARTITION`).
 pub mod vars {
+    /// Glue database of the tables and views, default `cdc_lake`.
     pub const DATABASE: &str = "CDC_ATHENA_DATABASE";
+    /// Athena workgroup the queries run in, default `primary`.
     pub const WORKGROUP: &str = "CDC_ATHENA_WORKGROUP";
+    /// `s3://` location for query results, when the workgroup does not set one.
     pub const OUTPUT_LOCATION: &str = "CDC_ATHENA_OUTPUT_LOCATION";
+    /// Days of partitions a MERGE reads back from today, default 2.
     pub const LOOKBACK_DAYS: &str = "CDC_MERGE_LOOKBACK_DAYS";
+    /// Days of the change lake `<table>_current` reads besides the state table, default [`DEFAULT_TAIL_DAYS`](super::super::DEFAULT_TAIL_DAYS).
     pub const TAIL_DAYS: &str = "CDC_CURRENT_TAIL_DAYS";
+    /// The merge action purges tombstones set more than this many days ago; unset keeps them.
     pub const PURGE_DAYS: &str = "CDC_PURGE_TOMBSTONES_DAYS";
 }
 
@@ -34,21 +40,31 @@ pub enum Action {
     Vacuum,
 }
 
+/// The event the schedule sends.
 #[derive(Debug, Deserialize)]
 pub struct Input {
+    /// What to run.
     pub action: Action,
 }
 
 /// The job's settings, read once at cold start.
 #[derive(Debug, Clone)]
 pub struct JobSettings {
+    /// The lake's bucket and S3 client settings.
     pub bucket: S3Settings,
+    /// Key prefix of the lake in the bucket.
     pub prefix: String,
+    /// The lake's layout and pipeline settings (the recorded layout wins when the lake has one).
     pub config: Config,
+    /// Glue database of the tables and views.
     pub database: String,
+    /// Workgroup, result location and retries; a query may run 13 minutes, within the Lambda's 15.
     pub runner: RunnerSettings,
+    /// Days a MERGE reads back from today (`CDC_MERGE_LOOKBACK_DAYS`).
     pub lookback_days: u32,
+    /// Days of the change lake `<table>_current` reads (`CDC_CURRENT_TAIL_DAYS`).
     pub tail_days: u32,
+    /// Purge tombstones older than this many days (`CDC_PURGE_TOMBSTONES_DAYS`); `None` keeps them.
     pub purge_days: Option<u32>,
 }
 

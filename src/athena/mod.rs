@@ -44,10 +44,15 @@ pub struct DdlOptions {
 
 /// One table's statements: the table, then its two views.
 pub struct TableDdl {
+    /// Source schema.
     pub schema: String,
+    /// Source table name.
     pub table: String,
+    /// The Athena table name (`{schema}__{table}`, see [`names::table_name`]).
     pub athena_table: String,
+    /// `CREATE EXTERNAL TABLE` over the table's folder, with partition projection.
     pub create_table: String,
+    /// The `<table>_changes` view: every change once, de-duplicated on `cdc_shard`, `cdc_seq`.
     pub changes_view: String,
     /// A view over the state table and the lake's tail, or a `--` comment when there is no
     /// primary key.
@@ -58,6 +63,7 @@ pub struct TableDdl {
     pub state_table: String,
     /// The table's registered schema and columns, for MERGE and catalog updates.
     pub registered: Registered,
+    /// The columns as [`crate::schema::TableSchema`], with the key.
     pub columns: crate::schema::TableSchema,
 }
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 /// Where and how queries run.
 #[derive(Debug, Clone)]
 pub struct RunnerSettings {
+    /// Athena workgroup the queries run in.
     pub workgroup: String,
     /// `s3://...` for query results, when the workgroup does not set one.
     pub output_location: Option<String>,
@@ -22,6 +23,7 @@ pub struct RunnerSettings {
     pub attempts: u32,
     /// First backoff; doubles on each retry, up to [`RunnerSettings::max_backoff`].
     pub backoff: Duration,
+    /// Longest backoff between two runs of a statement.
     pub max_backoff: Duration,
     /// First wait between two status polls; grows to 5 s.
     pub poll: Duration,
@@ -46,10 +48,13 @@ impl Default for RunnerSettings {
 /// What a finished query reports.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueryStats {
+    /// Athena's query execution id.
     pub query_id: String,
     /// Rows a MERGE, INSERT, UPDATE or DELETE wrote (Athena's UpdateCount), when known.
     pub rows: Option<i64>,
+    /// Bytes Athena scanned for the query (what it bills).
     pub bytes_scanned: i64,
+    /// Engine execution time, in milliseconds.
     pub engine_millis: i64,
     /// Runs after the first (commit conflicts retried).
     pub retries: u32,
@@ -58,14 +63,25 @@ pub struct QueryStats {
 /// Why a query did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunError {
+    /// The query ended in state `FAILED` or `CANCELLED`.
     #[error("Athena query {query_id} {state}: {reason}")]
     Failed {
+        /// Athena's query execution id.
         query_id: String,
+        /// The final state, as Athena spells it.
         state: String,
+        /// Athena's error message, or the state change reason.
         reason: String,
     },
+    /// The query did not finish within [`RunnerSettings::timeout`].
     #[error("Athena query {query_id} still running after {secs} s (raise --query-timeout-secs, or check the workgroup)")]
-    Timeout { query_id: String, secs: u64 },
+    Timeout {
+        /// Athena's query execution id.
+        query_id: String,
+        /// The timeout, in seconds.
+        secs: u64,
+    },
+    /// A call to the Athena API itself failed (the error text, with AWS's context).
     #[error("Athena API call failed: {0} (check credentials, region, the workgroup and AWS_ENDPOINT_URL_ATHENA)")]
     Api(String),
 }
@@ -110,8 +126,11 @@ where
 
 /// An Athena client with its settings.
 pub struct Runner {
+    /// The Athena client.
     pub client: aws_sdk_athena::Client,
+    /// Database the queries run in (their default schema).
     pub database: String,
+    /// Workgroup, result location, retries and timeouts.
     pub settings: RunnerSettings,
 }
 
@@ -276,7 +295,9 @@ pub struct SyncPlan {
     pub merge: Option<Window>,
     /// Purge tombstones set more than this many days ago.
     pub purge_days: Option<u32>,
+    /// Run `OPTIMIZE ... REWRITE DATA USING BIN_PACK` on each state table.
     pub optimize: bool,
+    /// Run `VACUUM` on each state table.
     pub vacuum: bool,
 }
 
@@ -323,11 +344,17 @@ pub fn plan_statements(
 /// One object's line of the report.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObjectReport {
+    /// The catalog object (database, table or `<table>_state`) the statements are about.
     pub object: String,
+    /// Statements that ran (the first failed one included).
     pub statements: u32,
+    /// Rows the statements wrote, where Athena reports it.
     pub rows: i64,
+    /// Bytes the statements scanned.
     pub bytes_scanned: i64,
+    /// Wall time of the statements, in milliseconds, polls and retries included.
     pub millis: u128,
+    /// Runs after the first, over all the statements.
     pub retries: u32,
     /// The first error; the object's later statements were skipped.
     pub error: Option<String>,

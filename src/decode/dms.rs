@@ -48,24 +48,34 @@ impl<'de> Deserialize<'de> for Id {
 /// The `metadata` object. Every field is optional here; the normaliser decides what is required.
 #[derive(Debug, Default, Deserialize)]
 pub struct Metadata<'a> {
+    /// When DMS handled the change, ISO 8601 (UTC when no zone is given).
     #[serde(borrow, default)]
     pub timestamp: Option<Text<'a>>,
+    /// `data` or `control`.
     #[serde(rename = "record-type", borrow, default)]
     pub record_type: Option<Text<'a>>,
+    /// `load`, `insert`, `update` or `delete` for data; `create-table`, `drop-table` etc. for control.
     #[serde(borrow, default)]
     pub operation: Option<Text<'a>>,
+    /// How the Kinesis partition key was chosen (`schema-table` or `primary-key`).
     #[serde(rename = "partition-key-type", borrow, default)]
     pub partition_key_type: Option<Text<'a>>,
+    /// Source schema of the table.
     #[serde(rename = "schema-name", borrow, default)]
     pub schema_name: Option<Text<'a>>,
+    /// Source table name.
     #[serde(rename = "table-name", borrow, default)]
     pub table_name: Option<Text<'a>>,
+    /// Source transaction id (CDC only).
     #[serde(rename = "transaction-id", default)]
     pub transaction_id: Option<Id>,
+    /// Source commit time, ISO 8601 (CDC only: full-load records have none).
     #[serde(rename = "commit-timestamp", borrow, default)]
     pub commit_timestamp: Option<Text<'a>>,
+    /// Source position of the change (the PostgreSQL LSN), CDC only.
     #[serde(rename = "stream-position", borrow, default)]
     pub stream_position: Option<Text<'a>>,
+    /// Position of the record within its transaction (CDC only).
     #[serde(rename = "transaction-record-id", default)]
     pub transaction_record_id: Option<Id>,
 }
@@ -88,18 +98,29 @@ pub enum Data {
 /// A decoded DMS message. The before-image and `control` stay raw JSON until needed.
 #[derive(Debug)]
 pub struct DmsMessage<'a> {
+    /// The `metadata` object.
     pub metadata: Metadata<'a>,
+    /// What the `data` key held; its fields are in the caller's vector.
     pub data: Data,
+    /// The before-image under the configured key, as raw JSON.
     pub before_image: Option<&'a RawValue>,
+    /// The `control` object of a control record (e.g. a `create-table`'s `table-def`), as raw JSON.
     pub control: Option<&'a RawValue>,
 }
 
 /// Why the bytes are not a usable DMS message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
+    /// The bytes start with the KPL aggregation magic ([`KPL_MAGIC`]).
     Kpl,
-    NotUtf8 { valid_up_to: usize },
+    /// The bytes are not UTF-8.
+    NotUtf8 {
+        /// Length of the valid UTF-8 prefix, in bytes.
+        valid_up_to: usize,
+    },
+    /// The bytes are not one JSON object (the parser's message).
     NotJson(String),
+    /// The JSON has no `metadata` object.
     NoMetadata,
 }
 

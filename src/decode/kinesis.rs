@@ -16,6 +16,7 @@ use std::sync::LazyLock;
 /// The document is not a Lambda Kinesis event.
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
+    /// The bytes are not a `{"Records": [...]}` of Kinesis records; the message says why.
     #[error("not a Lambda Kinesis event: {0}")]
     NotKinesis(String),
 }
@@ -53,6 +54,7 @@ pub struct RawRecord<'a> {
     pub shard: Option<Cow<'a, str>>,
     /// The decimal sequence number, if present.
     pub seq: Option<Cow<'a, str>>,
+    /// The record's partition key; empty when absent.
     pub partition_key: Cow<'a, str>,
     /// Approximate arrival time in µs since the epoch, if present.
     pub arrival_us: Option<i64>,

@@ -12,7 +12,9 @@ use serde_json::value::RawValue;
 /// A declared schema, and notes on types that had to be kept as string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableDef {
+    /// The declared columns and primary key.
     pub schema: TableSchema,
+    /// One note per column kept as string or left out, naming the column and why.
     pub notes: Vec<String>,
 }
 

@@ -9,10 +9,13 @@ use std::borrow::Cow;
 /// One JSON value of a DMS row, borrowed from the decoded message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json<'a> {
+    /// JSON `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
     /// The number exactly as written (never rounded through f64 before the type is known).
     Number(&'a str),
+    /// A string, unescaped.
     Str(Cow<'a, str>),
     /// An object or array, as its JSON text.
     Nested(&'a str),
@@ -77,10 +80,15 @@ pub fn minify_json(s: &str) -> Cow<'_, str> {
 /// A value converted to its column's type, ready to append to an Arrow builder.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell<'a> {
+    /// SQL NULL.
     Null,
+    /// A boolean.
     Bool(bool),
+    /// A 32-bit integer.
     I32(i32),
+    /// A 64-bit integer.
     I64(i64),
+    /// A 64-bit float.
     F64(f64),
     /// Unscaled decimal value (scale is the column's).
     Dec(i128),
@@ -88,7 +96,9 @@ pub enum Cell<'a> {
     Date(i32),
     /// Microseconds since the epoch, UTC.
     Ts(i64),
+    /// A string.
     Str(Cow<'a, str>),
+    /// Bytes, decoded from DMS's hex text.
     Bin(Vec<u8>),
 }
 

@@ -12,7 +12,9 @@ use arrow::record_batch::RecordBatch;
 #[derive(Debug, thiserror::Error)]
 #[error("encoding {format} failed: {message}")]
 pub struct EncodeError {
+    /// `parquet` or `jsonl`.
     pub format: &'static str,
+    /// The encoder's error.
     pub message: String,
 }
 
@@ -27,7 +29,9 @@ pub fn encode(batch: &RecordBatch, cfg: &Config) -> Result<Vec<u8>, EncodeError>
 /// The encoder of one table's objects: what depends only on the table's schema is prepared
 /// once (see [`parquet::ParquetTable`]) and shared by its objects, across threads.
 pub enum TableEncoder {
+    /// Parquet: what every file of the table shares, built once.
     Parquet(Box<parquet::ParquetTable>),
+    /// JSON Lines, with this compression (`gzip` or none).
     JsonLines(Compression),
 }
 

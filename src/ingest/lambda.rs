@@ -25,6 +25,7 @@ use std::time::Instant;
 
 /// Everything an invocation needs, built once at cold start.
 pub struct Handler<K> {
+    /// The pipeline settings, from the environment.
     pub config: Config,
     /// The lake: data objects and registry documents, behind the layout guard.
     pub lake: Lake<K>,

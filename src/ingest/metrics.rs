@@ -7,7 +7,9 @@ use serde_json::json;
 /// What one invocation did, for the summary log line and the metrics.
 #[derive(Debug, Clone, Default)]
 pub struct Invocation {
+    /// The event's counts.
     pub counts: Counts,
+    /// Time the handler took, in milliseconds.
     pub duration_ms: f64,
     /// Now minus the oldest arrival time in the batch.
     pub iterator_age_ms: Option<f64>,

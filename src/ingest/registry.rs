@@ -19,14 +19,24 @@ use std::time::{Duration, Instant};
 /// N writers racing on one table can make the last one lose N - 1 times).
 const MAX_ROUNDS: usize = 32;
 
+/// Why a registry read or update failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
+    /// The batch could not be built.
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    /// Reading or writing a registry document failed.
     #[error("schema registry: {0}")]
     Store(#[from] StoreError),
+    /// A registry document does not parse.
     #[error("schema registry document {key} is unreadable ({why}); fix it with `cdc-sink schema set` or delete it")]
-    Corrupt { key: String, why: String },
+    Corrupt {
+        /// Which document: its location or its key.
+        key: String,
+        /// Why it does not parse.
+        why: String,
+    },
+    /// Other writers kept changing the same documents; nothing was lost, a retry will do.
     #[error("schema registry: still conflicting with other writers after {MAX_ROUNDS} rounds; try again")]
     Contention,
     /// The change cannot be made (e.g. the table is not registered).
@@ -84,6 +94,7 @@ pub enum Built {
     Ready(Batch, SchemaReport),
     /// Rows of these tables have no registered schema yet; nothing was registered.
     Undeclared {
+        /// The undeclared tables.
         tables: Vec<TableId>,
         /// The oldest arrival time of the event's records (the wait is measured from it).
         oldest_arrival_us: Option<i64>,

@@ -88,8 +88,11 @@ pub fn check_inputs(files: &[PathBuf]) -> Result<u64, String> {
 /// One replayed file.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileOutcome {
+    /// The file's path, as given.
     pub file: String,
+    /// Size of the file, in bytes.
     pub input_bytes: u64,
+    /// The pipeline's counts for the file's event.
     #[serde(flatten)]
     pub counts: Counts,
     /// Schema registry changes and notes this file caused.
@@ -102,20 +105,26 @@ pub struct FileOutcome {
 /// once with its last size (a file replayed twice writes the same keys).
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
+    /// Files to replay, after folders were expanded.
     pub files_total: usize,
+    /// Files replayed and written.
     pub files_done: usize,
+    /// Outcome of each file replayed, in the order they were written.
     pub done: Vec<FileOutcome>,
     /// Files not replayed (after a failure or an interruption), in order.
     pub not_done: Vec<String>,
+    /// Records and objects over every file done; an object rewritten counts once, at its last size.
     pub total: Counts,
     /// Stopped on request between two files.
     pub interrupted: bool,
     /// The failure that stopped the replay.
     pub error: Option<String>,
+    /// Wall time of the whole replay, in seconds.
     pub elapsed_secs: f64,
 }
 
 impl Summary {
+    /// True when every file was replayed: no failure and no interruption.
     pub fn ok(&self) -> bool {
         self.error.is_none() && !self.interrupted
     }
@@ -127,7 +136,12 @@ pub enum Event<'a> {
     Done(&'a FileOutcome),
     /// A file waits: rows of tables nobody declared yet (their `create-table` may be in a later
     /// event); it and the rest of its shard are retried after the other files, as Lambda would.
-    Deferred { file: &'a Path, tables: Vec<String> },
+    Deferred {
+        /// The event file.
+        file: &'a Path,
+        /// The undeclared tables (`schema.table`).
+        tables: Vec<String>,
+    },
     /// Nothing else can declare the deferred files' tables: their types are now inferred.
     Inferring,
 }

@@ -8,7 +8,9 @@ use crate::model::time::{self, MICROS_PER_DAY};
 /// A time partition: days since the epoch, and the hour when partitioning hourly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Partition {
+    /// The `dt` day, in days since the epoch; `None` when not partitioned.
     pub day: Option<i64>,
+    /// The `hr` hour (0 to 23), when partitioning hourly.
     pub hour: Option<u8>,
 }
 

@@ -7,11 +7,14 @@ use std::fmt;
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 pub struct TableId {
+    /// PostgreSQL schema (namespace).
     pub schema: String,
+    /// Table name.
     pub table: String,
 }
 
 impl TableId {
+    /// The table `schema.table`.
     pub fn new(schema: impl Into<String>, table: impl Into<String>) -> TableId {
         TableId {
             schema: schema.into(),
@@ -29,9 +32,13 @@ impl fmt::Display for TableId {
 /// The kind of change a data row records; written as `cdc_op`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
+    /// A full-load row (DMS `load`).
     Load,
+    /// An inserted row.
     Insert,
+    /// An updated row (its new values).
     Update,
+    /// A deleted row.
     Delete,
 }
 
@@ -94,17 +101,27 @@ pub fn cmp_seq(a: &str, b: &str) -> std::cmp::Ordering {
 /// Per-event counts: the accounting invariant is `records == rows() + control + skipped + quarantined`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
+    /// Kinesis records in the event.
     pub records: u64,
+    /// Full-load rows written.
     pub load: u64,
+    /// Inserted rows written.
     pub insert: u64,
+    /// Updated rows written.
     pub update: u64,
+    /// Deleted rows written.
     pub delete: u64,
+    /// Control records (DDL and table announcements), logged under `_control/`.
     pub control: u64,
+    /// Records of DMS's own `awsdms_*` tables, dropped.
     pub skipped: u64,
+    /// Records written to quarantine instead of the lake.
     pub quarantined: u64,
     /// Values kept with a caveat (e.g. a bigint DMS sent in scientific notation).
     pub warnings: u64,
+    /// Objects the event produced: data, control log and quarantine objects.
     pub objects: u64,
+    /// Total size of those objects, in bytes (as stored, after compression).
     pub bytes: u64,
 }
 

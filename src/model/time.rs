@@ -74,7 +74,9 @@ pub fn parse_date(s: &str) -> Option<i32> {
 /// microsecond were non-zero (the caller decides whether that loss is acceptable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Micros {
+    /// Microseconds since the epoch, UTC.
     pub micros: i64,
+    /// True when non-zero digits beyond the microsecond were dropped.
     pub truncated: bool,
 }
 

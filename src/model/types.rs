@@ -11,6 +11,7 @@ pub const UTC: &str = "+00:00";
 /// A column's logical type. Each maps to one Arrow type and one Athena type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ColumnType {
+    /// Athena `boolean`.
     Boolean,
     /// Athena `int`.
     Int32,
@@ -20,13 +21,18 @@ pub enum ColumnType {
     Float64,
     /// Athena `decimal(p,s)`, 1 <= p <= 38, 0 <= s <= p.
     Decimal {
+        /// Total digits, 1 to 38.
         precision: u8,
+        /// Digits after the decimal point, 0 to `precision`.
         scale: u8,
     },
+    /// Athena `date`: days since the epoch.
     Date,
     /// Microseconds, UTC.
     Timestamp,
+    /// Athena `string`, UTF-8.
     String,
+    /// Athena `binary`.
     Binary,
 }
 

@@ -19,7 +19,7 @@ use std::sync::Arc;
 const CAP: usize = 16;
 
 /// A builder for one typed column; `append` takes a [`Cell`] already converted to that type.
-pub enum ColBuilder {
+pub(crate) enum ColBuilder {
     Bool(BooleanBuilder),
     I32(Int32Builder),
     I64(Int64Builder),
@@ -32,7 +32,8 @@ pub enum ColBuilder {
 }
 
 impl ColBuilder {
-    pub fn new(ty: ColumnType) -> ColBuilder {
+    /// An empty builder for a column of type `ty` (decimals with its precision and scale, timestamps in UTC).
+    pub(crate) fn new(ty: ColumnType) -> ColBuilder {
         match ty {
             ColumnType::Boolean => ColBuilder::Bool(BooleanBuilder::with_capacity(CAP)),
             ColumnType::Int32 => ColBuilder::I32(Int32Builder::with_capacity(CAP)),
@@ -52,7 +53,8 @@ impl ColBuilder {
         }
     }
 
-    pub fn append_nulls(&mut self, n: usize) {
+    /// Appends `n` NULLs.
+    pub(crate) fn append_nulls(&mut self, n: usize) {
         match self {
             ColBuilder::Bool(b) => b.append_nulls(n),
             ColBuilder::I32(b) => b.append_nulls(n),
@@ -68,7 +70,7 @@ impl ColBuilder {
 
     /// Appends a converted value. A cell of another type is a bug upstream; it is written as
     /// NULL rather than panicking on input.
-    pub fn append(&mut self, cell: &Cell<'_>) {
+    pub(crate) fn append(&mut self, cell: &Cell<'_>) {
         match (self, cell) {
             (ColBuilder::Bool(b), Cell::Bool(v)) => b.append_value(*v),
             (ColBuilder::I32(b), Cell::I32(v)) => b.append_value(*v),
@@ -90,7 +92,8 @@ impl ColBuilder {
         }
     }
 
-    pub fn finish(&mut self) -> ArrayRef {
+    /// The column built so far; the builder is left empty for the next object.
+    pub(crate) fn finish(&mut self) -> ArrayRef {
         match self {
             ColBuilder::Bool(b) => Arc::new(b.finish()),
             ColBuilder::I32(b) => Arc::new(b.finish()),
@@ -107,24 +110,34 @@ impl ColBuilder {
 
 /// The lineage of one data row.
 #[derive(Debug, Clone)]
-pub struct Lineage<'a> {
-    pub op: Op,
-    pub commit_us: Option<i64>,
-    pub dms_us: Option<i64>,
-    pub txn_id: Option<i64>,
-    pub txn_record_id: Option<i64>,
-    pub stream_position: Option<&'a str>,
-    pub shard: &'a str,
-    pub seq: &'a str,
-    pub arrival_us: i64,
-    pub before: Option<&'a str>,
+pub(crate) struct Lineage<'a> {
+    /// DMS operation of the row.
+    pub(crate) op: Op,
+    /// Source commit time, in microseconds since the epoch (`cdc_commit_ts`).
+    pub(crate) commit_us: Option<i64>,
+    /// DMS metadata timestamp (when DMS handled the change), in microseconds since the epoch.
+    pub(crate) dms_us: Option<i64>,
+    /// Source transaction id, when DMS reports it.
+    pub(crate) txn_id: Option<i64>,
+    /// Position of the record within its transaction, when DMS reports it.
+    pub(crate) txn_record_id: Option<i64>,
+    /// Source stream position (the PostgreSQL LSN), when DMS reports it.
+    pub(crate) stream_position: Option<&'a str>,
+    /// Kinesis shard id the record came from.
+    pub(crate) shard: &'a str,
+    /// Kinesis sequence number, unpadded; the column holds it zero-padded to `SEQ_WIDTH`.
+    pub(crate) seq: &'a str,
+    /// Kinesis arrival time, in microseconds since the epoch.
+    pub(crate) arrival_us: i64,
+    /// The before-image as JSON (`cdc_before`), when DMS sends one (updates, with BeforeImageSettings).
+    pub(crate) before: Option<&'a str>,
 }
 
 /// `SEQ_WIDTH` zeros, sliced for padding `cdc_seq`.
 const ZEROS: &str = "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000";
 
 /// Builders of the lineage columns of one group of rows.
-pub struct LineageBuilders {
+pub(crate) struct LineageBuilders {
     op: StringBuilder,
     commit_ts: TimestampMicrosecondBuilder,
     dms_ts: TimestampMicrosecondBuilder,
@@ -156,7 +169,8 @@ impl Default for LineageBuilders {
 }
 
 impl LineageBuilders {
-    pub fn append(&mut self, l: &Lineage<'_>) {
+    /// Appends one row's lineage.
+    pub(crate) fn append(&mut self, l: &Lineage<'_>) {
         self.op.append_value(l.op.code());
         self.commit_ts.append_option(l.commit_us);
         self.dms_ts.append_option(l.dms_us);
@@ -175,7 +189,7 @@ impl LineageBuilders {
     }
 
     /// The lineage arrays, in [`LINEAGE`] order (their fields are [`lineage_fields`]).
-    pub fn finish(&mut self) -> [ArrayRef; 10] {
+    pub(crate) fn finish(&mut self) -> [ArrayRef; 10] {
         [
             Arc::new(self.op.finish()),
             Arc::new(self.commit_ts.finish()),

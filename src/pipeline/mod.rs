@@ -30,16 +30,22 @@ const MAX_NAME_BYTES: usize = 200;
 /// What an object holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectKind {
+    /// Rows of one table (Parquet or JSON Lines), under the table's folder.
     Data,
+    /// Control entries (DDL, table announcements), JSON Lines under `_control/`.
     Control,
+    /// Quarantine entries, JSON Lines under `_quarantine/`.
     Quarantine,
 }
 
 /// One object ready to write.
 #[derive(Debug, Clone)]
 pub struct EncodedObject {
+    /// Key relative to the lake's prefix ([`crate::lake::keys`]).
     pub key: String,
+    /// The encoded object.
     pub body: Bytes,
+    /// What it holds.
     pub kind: ObjectKind,
     /// Data rows, control entries or quarantine entries in the object.
     pub rows: usize,
@@ -48,6 +54,7 @@ pub struct EncodedObject {
 /// Everything one event produces, before any I/O.
 #[derive(Debug)]
 pub struct Batch {
+    /// The event's counts; `objects` and `bytes` cover every object of [`Batch::objects`].
     pub counts: Counts,
     /// Sorted by key.
     pub objects: Vec<EncodedObject>,
@@ -78,8 +85,10 @@ impl Batch {
 /// The event could not be processed at all.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
+    /// The input is not a Lambda Kinesis event.
     #[error(transparent)]
     Event(#[from] EventError),
+    /// An object could not be encoded (never a property of the input).
     #[error(transparent)]
     Encode(#[from] EncodeError),
 }

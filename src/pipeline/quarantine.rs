@@ -9,11 +9,17 @@ use std::fmt;
 pub enum Reason {
     /// The Kinesis record lacks a shard, a valid sequence number, an arrival time or data.
     BadKinesisRecord(String),
+    /// `kinesis.data` is not valid base64 (the decoder's message).
     InvalidBase64(String),
+    /// The payload is not a usable DMS message.
     Decode(DecodeError),
+    /// `metadata.record-type` is neither `data` nor `control`.
     UnknownRecordType(String),
+    /// An `operation` the record type does not have.
     UnknownOperation {
+        /// The record type, `data` or `control`.
         record_type: String,
+        /// The operation given.
         operation: String,
     },
     /// A data record without a usable schema or table name.
@@ -22,10 +28,15 @@ pub enum Reason {
     BadRow(String),
     /// A value that does not fit its column's type without loss.
     BadValue {
+        /// `schema.table` of the record.
         table: String,
+        /// The column's name as DMS sent it.
         column: String,
+        /// The raw JSON value.
         value: String,
+        /// The type the column has (registered or inferred), in Athena spelling.
         column_type: String,
+        /// Why the value does not fit.
         why: String,
     },
 }

@@ -34,16 +34,26 @@ pub struct Selectors {
     pub table: Option<TableId>,
 }
 
+/// Why a redrive stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RedriveError {
+    /// Reading or writing the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The lake refused a write (layout guard) or could not be opened.
     #[error(transparent)]
     Lake(#[from] LakeError),
+    /// The registry could not be read or updated.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// A quarantine object is not in a form cdc-sink wrote.
     #[error("{key} is not a lake object cdc-sink can read ({why})")]
-    Unreadable { key: String, why: String },
+    Unreadable {
+        /// Key of the object, relative to the lake.
+        key: String,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 impl From<crate::pipeline::PipelineError> for RedriveError {
@@ -55,9 +65,13 @@ impl From<crate::pipeline::PipelineError> for RedriveError {
 /// A record that still fails.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StillFailing {
+    /// Kinesis shard id of the record.
     pub shard: String,
+    /// Kinesis sequence number of the record.
     pub seq: String,
+    /// Why it fails now, as a reason code (e.g. `bad_value`).
     pub reason_code: String,
+    /// Why it fails now, in words.
     pub reason: String,
     /// The quarantine objects that hold it (left as they are).
     pub quarantine_objects: Vec<String>,
@@ -76,7 +90,9 @@ pub struct Report {
     pub already_in_lake: u64,
     /// Records that landed (or would land) in the lake.
     pub redriven: u64,
+    /// The pipeline's counts over the records run again; objects and bytes count only what the lake gets.
     pub counts: Counts,
+    /// Records that failed again, with their new reason.
     pub still_failing: Vec<StillFailing>,
     /// Keys written (or that would be written).
     pub objects: Vec<String>,

@@ -52,8 +52,11 @@ impl TypeSource {
 pub struct Column {
     /// The name the lake's files and tables use.
     pub name: String,
+    /// The column's logical type.
     pub ty: ColumnType,
+    /// Whether the column may hold NULL.
     pub nullable: bool,
+    /// Where the type came from.
     pub source: TypeSource,
     /// The source's own name (the DMS field name), when the column is written under another
     /// name: a clash with a lineage or partition column, or with another column's name in
@@ -71,7 +74,9 @@ impl Column {
 /// A table's columns in order, and its primary key when known.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TableSchema {
+    /// The columns, in order.
     pub columns: Vec<Column>,
+    /// Primary key column names, in key order; empty when unknown.
     pub primary_key: Vec<String>,
 }
 

@@ -13,13 +13,17 @@ use serde::{Deserialize, Serialize};
 /// History entries kept in the document.
 const HISTORY: usize = 50;
 
+/// One column of a registered schema, as the registry document stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisteredColumn {
+    /// The column's name in the lake (Parquet field, JSON key, Athena column).
     pub name: String,
     /// Athena spelling, e.g. `decimal(10,2)`.
     #[serde(rename = "type")]
     pub ty: String,
+    /// Whether the column may hold NULL, as declared (true when inferred or not stated).
     pub nullable: bool,
+    /// Where the registered type came from.
     pub source: TypeSource,
     /// The DMS field name when the column is written under another name (see
     /// [`crate::lake::lineage::column_name`]).
@@ -44,36 +48,50 @@ impl RegisteredColumn {
 /// A type a more trusted source declared but that was not applied (it would break old files).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
+    /// The column the declaration is about (its lake name).
     pub column: String,
+    /// The declared type, in Athena spelling.
     #[serde(rename = "type")]
     pub ty: String,
+    /// Who declared it.
     pub source: TypeSource,
+    /// The type registered at the time, which old files hold.
     pub registered: String,
 }
 
+/// One change of the registered schema, kept in the document's history (the last 50).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct History {
+    /// The version the change produced.
     pub version: u64,
+    /// What changed, one sentence per column or key change.
     pub changes: Vec<String>,
 }
 
 /// One table's registered schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registered {
+    /// Source schema (PostgreSQL namespace).
     pub schema: String,
+    /// Source table name.
     pub table: String,
     /// Increases by one with every change.
     pub version: u64,
+    /// Primary key column names, in key order; empty when the table has none or it is unknown.
     #[serde(default)]
     pub primary_key: Vec<String>,
+    /// The columns, in registration order (new columns are appended).
     pub columns: Vec<RegisteredColumn>,
+    /// Declared types not applied (see [`Pending`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<Pending>,
+    /// The newest changes, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<History>,
 }
 
 impl Registered {
+    /// Version 0 of `t`'s schema: no columns, no key, no history.
     pub fn empty(t: &TableId) -> Registered {
         Registered {
             schema: t.schema.clone(),
@@ -86,6 +104,7 @@ impl Registered {
         }
     }
 
+    /// The table the document is about.
     pub fn id(&self) -> TableId {
         TableId::new(&self.schema, &self.table)
     }
@@ -354,9 +373,11 @@ pub fn apply_override(current: Option<&Registered>, t: &TableId, o: &TableSchema
 /// A column whose type `schema set --accept-pending` changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
+    /// The column's lake name.
     pub column: String,
     /// The type files already written hold.
     pub from: String,
+    /// The type it has now.
     pub to: String,
 }
 

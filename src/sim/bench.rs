@@ -74,25 +74,33 @@ fn time_in_turns(iterations: usize, fs: &mut [&mut dyn FnMut() -> u64]) -> Vec<D
 /// One measured case.
 #[derive(Debug, Clone)]
 pub struct Case {
+    /// The case's name in the report.
     pub name: String,
+    /// Size of the Lambda event, in bytes.
     pub bytes: usize,
+    /// Kinesis records in the event.
     pub records: u64,
     /// Whole hot path per event (median).
     pub total: Duration,
     /// Stage times; `None` when only the whole hot path was timed.
     pub stages: Option<Stages>,
+    /// Bytes of the objects the event produced.
     pub output_bytes: u64,
 }
 
 /// Cumulative stage times (median): envelope parse; + base64; + DMS message parse.
 #[derive(Debug, Clone, Copy)]
 pub struct Stages {
+    /// Parsing the Lambda event envelope.
     pub envelope: Duration,
+    /// Envelope plus base64 decoding of every record.
     pub base64: Duration,
+    /// Envelope, base64 and parsing every DMS message.
     pub dms: Duration,
 }
 
 impl Case {
+    /// Median time per record, in microseconds.
     pub fn per_record_us(&self) -> f64 {
         self.total.as_secs_f64() * 1e6 / self.records.max(1) as f64
     }

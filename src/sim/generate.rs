@@ -13,12 +13,15 @@ use std::collections::BTreeMap;
 /// What to simulate.
 #[derive(Debug, Clone)]
 pub struct GenOptions {
+    /// Seed of the deterministic random generator: the same options give the same workload.
     pub seed: u64,
+    /// Source tables simulated.
     pub tables: usize,
     /// Rows per table in the full load.
     pub rows: usize,
     /// CDC transactions after the full load.
     pub transactions: usize,
+    /// Kinesis shards the records are spread over.
     pub shards: usize,
     /// Kinesis records per Lambda event (at most; the last event of a shard may hold fewer).
     pub records_per_event: usize,
@@ -46,16 +49,20 @@ impl Default for GenOptions {
 /// One Lambda Kinesis event of the workload.
 #[derive(Debug, Clone)]
 pub struct GeneratedEvent {
+    /// Kinesis shard id (`shardId-000000000000`).
     pub shard: String,
     /// `{shard}-{index:05}.json`, in delivery order per shard.
     pub name: String,
+    /// The event as JSON (`{"Records": [...]}`), as Lambda delivers it.
     pub bytes: Vec<u8>,
+    /// Kinesis records in the event.
     pub records: usize,
 }
 
 /// The true outcome of the simulation for one table.
 #[derive(Debug, Clone)]
 pub struct TableTruth {
+    /// The source table.
     pub id: TableId,
     /// Final rows, canonical (see [`canonical`]), ordered by primary key.
     pub rows: Vec<Value>,
@@ -63,9 +70,12 @@ pub struct TableTruth {
     pub changes: u64,
 }
 
+/// A generated workload: the events, and what the lake must end up holding.
 #[derive(Debug, Clone)]
 pub struct Workload {
+    /// Every event, grouped by shard, in delivery order per shard.
     pub events: Vec<GeneratedEvent>,
+    /// The final state of each table.
     pub tables: Vec<TableTruth>,
     /// Kinesis records in all events.
     pub records: u64,

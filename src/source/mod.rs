@@ -12,6 +12,7 @@ use crate::store::Store;
 /// One table as the source catalog declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogTable {
+    /// The source table (schema and name).
     pub id: TableId,
     /// Columns in the table's order, each with `source: Catalog`.
     pub schema: TableSchema,
@@ -22,6 +23,7 @@ pub struct CatalogTable {
 /// What registering one catalog table did.
 #[derive(Debug, Clone)]
 pub struct Imported {
+    /// The source table (schema and name).
     pub id: TableId,
     /// The registry document after the import.
     pub doc: Registered,

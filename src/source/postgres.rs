@@ -26,10 +26,18 @@ pub const UNBOUNDED_NUMERIC: ColumnType = ColumnType::Decimal {
 /// The catalog could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
+    /// The connection string or the libpq environment is not usable.
     #[error("--source: {0}")]
     Settings(String),
+    /// The connection or the login failed.
     #[error("cannot connect to PostgreSQL at {target}: {message}. Check the host and port, the user, and the password (PGPASSWORD); for TLS see sslmode and sslrootcert")]
-    Connect { target: String, message: String },
+    Connect {
+        /// `user@host:port/database` as resolved, without the password.
+        target: String,
+        /// The driver's error and its causes.
+        message: String,
+    },
+    /// A catalog query failed.
     #[error("reading PostgreSQL's catalog failed: {0}")]
     Query(String),
 }
@@ -37,11 +45,17 @@ pub enum SourceError {
 /// libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {
+    /// No TLS.
     Disable,
+    /// TLS when the server offers it, certificate not checked (as `prefer` here).
     Allow,
+    /// TLS when the server offers it, certificate not checked.
     Prefer,
+    /// TLS required, certificate not checked.
     Require,
+    /// TLS required; the certificate must chain to `sslrootcert` (or the system roots).
     VerifyCa,
+    /// As `verify-ca`, and the certificate must also name the host.
     VerifyFull,
 }
 
@@ -67,7 +81,9 @@ impl std::str::FromStr for TlsMode {
 /// Everything needed to connect, resolved from the URL and the libpq environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// Host, port, user, password and database, as tokio-postgres takes them.
     pub config: tokio_postgres::Config,
+    /// How TLS is negotiated and checked (`sslmode` / `PGSSLMODE`).
     pub tls: TlsMode,
     /// PEM file of trusted roots (`sslrootcert` / `PGSSLROOTCERT`).
     pub root_cert: Option<String>,
@@ -281,7 +297,9 @@ fn error_text(e: &dyn std::error::Error) -> String {
 /// (empty: every table of those schemas).
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
+    /// Schemas to read; empty reads every schema but PostgreSQL's own.
     pub schemas: Vec<String>,
+    /// Tables to read; empty reads every table of the selected schemas.
     pub tables: Vec<TableId>,
 }
 
@@ -522,12 +540,12 @@ mod tls {
     use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
 
     #[derive(Clone)]
-    pub struct MakeRustls {
+    pub(crate) struct MakeRustls {
         config: Arc<ClientConfig>,
     }
 
     impl MakeRustls {
-        pub fn new(mode: TlsMode, root_cert: Option<&str>) -> Result<MakeRustls, String> {
+        pub(crate) fn new(mode: TlsMode, root_cert: Option<&str>) -> Result<MakeRustls, String> {
             let provider = Arc::new(aws_lc_rs::default_provider());
             let builder = ClientConfig::builder_with_provider(provider.clone())
                 .with_safe_default_protocol_versions()
@@ -695,7 +713,7 @@ mod tls {
         }
     }
 
-    pub struct Connect {
+    pub(crate) struct Connect {
         connector: tokio_rustls::TlsConnector,
         name: ServerName<'static>,
     }
@@ -718,7 +736,7 @@ mod tls {
 
     /// The TLS stream (no channel binding: SCRAM still authenticates, without tying the
     /// password exchange to this TLS session).
-    pub struct Stream<S>(tokio_rustls::client::TlsStream<S>);
+    pub(crate) struct Stream<S>(tokio_rustls::client::TlsStream<S>);
 
     impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for Stream<S> {
         fn channel_binding(&self) -> ChannelBinding {

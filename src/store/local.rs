@@ -15,10 +15,12 @@ pub struct LocalDir {
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl LocalDir {
+    /// A store whose keys are files under `root`; folders are created as needed.
     pub fn new(root: impl Into<PathBuf>) -> LocalDir {
         LocalDir { root: root.into() }
     }
 
+    /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -29,6 +29,7 @@ const MIN_PART: usize = 5 * 1024 * 1024;
 /// Settings of the S3 sink.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Settings {
+    /// The bucket the objects go to.
     pub bucket: String,
     /// SSE-KMS key id or ARN; `None` leaves encryption to the bucket default.
     pub kms_key_id: Option<String>,

@@ -9,14 +9,19 @@ use serde_json::value::RawValue;
 /// The `KinesisBatchInfo` of a failure record: which records the discarded batch held.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct BatchInfo {
+    /// Kinesis shard id of the batch (`shardId`).
     #[serde(rename = "shardId")]
     pub shard_id: String,
+    /// Sequence number of the batch's first record (`startSequenceNumber`).
     #[serde(rename = "startSequenceNumber")]
     pub start_seq: String,
+    /// Sequence number of the batch's last record (`endSequenceNumber`).
     #[serde(rename = "endSequenceNumber")]
     pub end_seq: String,
+    /// Records the batch held (`batchSize`).
     #[serde(rename = "batchSize")]
     pub batch_size: u64,
+    /// ARN of the stream (`streamArn`); empty when the record does not say.
     #[serde(rename = "streamArn", default)]
     pub stream_arn: String,
     #[serde(
@@ -24,12 +29,14 @@ pub struct BatchInfo {
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    /// Arrival of the first record, ISO 8601, as the record gives it.
     pub first_arrival: Option<String>,
     #[serde(
         rename = "approximateArrivalOfLastRecord",
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    /// Arrival of the last record, ISO 8601, as the record gives it.
     pub last_arrival: Option<String>,
 }
 
@@ -89,6 +96,7 @@ pub fn stream_name(arn_or_name: &str) -> Option<&str> {
 /// One failure record: the batch's range, and the batch itself when the destination kept it.
 #[derive(Debug, Clone)]
 pub struct FailureRecord {
+    /// The discarded batch's shard and sequence range.
     pub info: BatchInfo,
     /// The Lambda Kinesis event of the discarded batch (S3 on-failure destination only).
     pub payload: Option<Vec<u8>>,
@@ -121,6 +129,7 @@ struct RequestContext {
 pub struct FailureRecordError {
     /// Which record (file and line or index, queue message id, S3 key).
     pub what: String,
+    /// What is wrong with it.
     pub why: String,
 }
 

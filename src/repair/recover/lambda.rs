@@ -11,10 +11,13 @@ use serde::Deserialize;
 /// One SQS message of a Lambda SQS event.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SqsMessage {
+    /// SQS message id; a failed message is reported by it in the partial batch response.
     #[serde(rename = "messageId")]
     pub id: String,
+    /// The message body: one failure record, as JSON.
     #[serde(default)]
     pub body: String,
+    /// `aws:sqs` for a message of an SQS event.
     #[serde(rename = "eventSource", default)]
     pub event_source: String,
 }

@@ -29,14 +29,19 @@ use range::RangeError;
 /// [`RecoverError::Write`] (then part of it may be, and recovering it again completes it).
 #[derive(Debug, thiserror::Error)]
 pub enum RecoverError {
+    /// The records read back are not exactly the discarded batch.
     #[error(transparent)]
     Range(#[from] RangeError),
+    /// Reading the records back from the stream failed.
     #[error(transparent)]
     Stream(#[from] stream::StreamError),
+    /// The failure record has no `streamArn` and no `--stream` was given.
     #[error("the failure record names no stream (streamArn is empty): pass --stream NAME")]
     NoStream,
+    /// The payload (S3 destination) does not hold the discarded batch.
     #[error("the failure record's payload is not the discarded batch: {0}")]
     Payload(String),
+    /// The registry could not be read or updated, or the batch could not be built.
     #[error(transparent)]
     Registry(#[from] RegistryError),
     /// The lake refused this writer (its layout guard) or could not be read: nothing written.
@@ -45,6 +50,7 @@ pub enum RecoverError {
     #[error(
         "{0} (nothing is lost: recovering the same failure record again overwrites the same keys)"
     )]
+    /// Writing the recovered objects failed; some may be written.
     Write(#[from] LakeError),
 }
 
@@ -57,6 +63,7 @@ impl From<PipelineError> for RecoverError {
 /// What recovering one failure record did (or, with `dry_run`, would do).
 #[derive(Debug, Clone)]
 pub struct Recovered {
+    /// The pipeline's counts over the recovered batch.
     pub counts: Counts,
     /// Keys written (or that would be written), sorted.
     pub keys: Vec<String>,
@@ -68,6 +75,7 @@ pub struct Recovered {
 pub struct Recoverer<'a, K> {
     /// The lake written to (its layout guard refuses a lake laid out otherwise).
     pub lake: &'a Lake<K>,
+    /// The pipeline settings the batch is built with, as the Lambda would.
     pub cfg: &'a Config,
     /// List the keys that would be written; write nothing, release nothing.
     pub dry_run: bool,
@@ -198,9 +206,13 @@ impl<'a, K: Store> Recoverer<'a, K> {
 /// Totals of a run over many failure records.
 #[derive(Debug, Default, Clone)]
 pub struct Summary {
+    /// Failure records read.
     pub records: u64,
+    /// Failure records recovered (or, in a dry run, that would be).
     pub recovered: u64,
+    /// Failure records not recovered, each reported with its reason.
     pub failed: u64,
+    /// The pipeline's counts, summed over the recovered records.
     pub counts: Counts,
 }
 

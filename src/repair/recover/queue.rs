@@ -13,7 +13,9 @@ use std::collections::HashSet;
 #[derive(Debug, thiserror::Error)]
 #[error("SQS queue {url}: {message}")]
 pub struct QueueError {
+    /// The queue URL.
     pub url: String,
+    /// What failed, with the SQS error and its context.
     pub message: String,
 }
 

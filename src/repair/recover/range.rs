@@ -9,8 +9,11 @@ use base64::Engine;
 /// One record read back from the stream (or from the S3 destination's payload).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamRecord {
+    /// Kinesis sequence number (decimal digits).
     pub seq: String,
+    /// The partition key the producer gave the record.
     pub partition_key: String,
+    /// The record's payload, as Kinesis holds it (not base64).
     pub data: Vec<u8>,
     /// Approximate arrival time in milliseconds since the epoch (Kinesis keeps milliseconds).
     pub arrival_ms: i64,
@@ -22,9 +25,13 @@ pub enum RangeError {
     /// Records of the range are gone (expired past the stream's retention) or never existed.
     #[error("records of {shard} from {from} to {to} are lost: {why}")]
     Lost {
+        /// Kinesis shard id.
         shard: String,
+        /// First sequence number of the range (the batch's `startSequenceNumber`).
         from: String,
+        /// Last sequence number of the range (the batch's `endSequenceNumber`).
         to: String,
+        /// What is missing.
         why: String,
     },
     /// The range holds more records than the batch: other partition keys shared it
@@ -38,10 +45,15 @@ pub enum RangeError {
          `cdc-sink recover --from s3://BUCKET/PREFIX/`; or set ParallelizationFactor to 1"
     )]
     Shared {
+        /// Kinesis shard id.
         shard: String,
+        /// First sequence number of the range.
         from: String,
+        /// Last sequence number of the range.
         to: String,
+        /// Records the stream holds in the range.
         found: u64,
+        /// Records the discarded batch held (`batchSize`).
         batch_size: u64,
     },
 }

@@ -19,7 +19,9 @@ const MAX_CALLS: usize = 200;
 #[derive(Debug, thiserror::Error)]
 #[error("reading {what} from Kinesis failed: {message}")]
 pub struct StreamError {
+    /// The range and stream being read (shard, sequence range, stream name).
     pub what: String,
+    /// The Kinesis error, with its context.
     pub message: String,
 }
 
