@@ -18,14 +18,6 @@ pub struct EncodeError {
     pub message: String,
 }
 
-/// Encodes a batch in the configured format and compression.
-pub fn encode(batch: &RecordBatch, cfg: &Config) -> Result<Vec<u8>, EncodeError> {
-    match cfg.layout.format {
-        Format::Parquet => parquet::encode(batch, cfg.layout.compression),
-        Format::JsonLines => jsonl::encode(batch, cfg.layout.compression),
-    }
-}
-
 /// The encoder of one table's objects: what depends only on the table's schema is prepared
 /// once (see [`parquet::ParquetTable`]) and shared by its objects, across threads.
 pub enum TableEncoder {

@@ -123,9 +123,3 @@ impl ParquetTable {
         Ok(out)
     }
 }
-
-/// Encodes one batch as one Parquet file with one row group (schema work included; a batch
-/// of many files uses [`ParquetTable`]).
-pub fn encode(batch: &RecordBatch, compression: Compression) -> Result<Vec<u8>, EncodeError> {
-    ParquetTable::new(batch.schema(), compression)?.encode(batch)
-}
