@@ -4,7 +4,7 @@
 //! bring that catalog up to date (a missing column added, the missing state table created, the
 //! views replaced) and the MERGE, and reports per object.
 
-mod common;
+use crate::common;
 
 use aws_sdk_athena::config::{BehaviorVersion, Credentials, Region};
 use cdc_sink::athena::runner::{self, Runner, RunnerSettings, SyncPlan};

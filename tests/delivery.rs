@@ -5,7 +5,7 @@
 //! 1 to 3 (lanes by partition key processed concurrently). In every schedule each input data
 //! record must appear exactly once in the final output.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use cdc_sink::config::Config;

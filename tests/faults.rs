@@ -3,7 +3,7 @@
 //! run out the handler answers with the failure response; replaying Lambda's retry protocol
 //! until success leaves exactly the objects and rows of a fault-free run.
 
-mod common;
+use crate::common;
 
 use cdc_sink::config::Config;
 use cdc_sink::ingest::lambda::Handler;

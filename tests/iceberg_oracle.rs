@@ -12,7 +12,7 @@
 //! after the tombstone purge. Two MERGEs at once must give a commit conflict that the runner's
 //! retry rule accepts and a second run resolves.
 
-mod common;
+use crate::common;
 
 use cdc_sink::athena::runner::{retryable, RunError};
 use cdc_sink::athena::{self, merge, DdlOptions, Window};

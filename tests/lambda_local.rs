@@ -2,7 +2,7 @@
 //! cdc-sink-lambda --data-file test-input/kinesis_test_input.json`, against a real
 //! S3-compatible server on 127.0.0.1. cargo-lambda comes from PyPI (tests/run.sh installs it).
 
-mod common;
+use crate::common;
 
 use common::s3::{self, S3Server};
 use common::*;

@@ -4,7 +4,7 @@
 //! generated Athena views, run by DuckDB on the produced files, must give the true final
 //! state of every table row for row, and each change exactly once.
 
-mod common;
+use crate::common;
 
 use cdc_sink::athena::{self, DdlOptions};
 use cdc_sink::config::{Compression, Config, Format, Partitioning};

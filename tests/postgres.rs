@@ -8,7 +8,7 @@
 //! by the postgres user, password authentication and TLS (a throwaway CA), and stops it at the
 //! end.
 
-mod common;
+use crate::common;
 
 use arrow::array::{
     Array, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int32Array,

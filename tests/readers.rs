@@ -4,7 +4,7 @@
 //! values; then Apache Spark (4.x, and 3.5 as Glue 4 and 5 run it) against DuckDB and the
 //! generator's truth on lakes of the samples, the generator and an edge-case workload.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use cdc_sink::athena::{self, DdlOptions};

@@ -3,7 +3,7 @@
 //! put into the stream and read back to build the Lambda events, so sequence numbers are real.
 //! Each case compares the recovered lake with a fault-free run of the same events.
 
-mod common;
+use crate::common;
 
 use cdc_sink::config::Config;
 use cdc_sink::ingest::lambda::Handler;

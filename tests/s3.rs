@@ -2,7 +2,7 @@
 //! aws-sdk-s3 client: same keys and rows as the local directory, the CLI's s3:// output,
 //! multipart upload, and the failure response followed by a clean retry.
 
-mod common;
+use crate::common;
 
 use cdc_sink::config::Config;
 use cdc_sink::ingest::lambda::Handler;

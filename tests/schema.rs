@@ -2,7 +2,7 @@
 //! column types, table-defs declare types, conflicts are recorded, and concurrent writers
 //! never lose a registry update (against a real S3-compatible server).
 
-mod common;
+use crate::common;
 
 use arrow::datatypes::{DataType, TimeUnit};
 use cdc_sink::config::Config;
