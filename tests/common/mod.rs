@@ -122,6 +122,7 @@ pub fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a dyn Array {
         .unwrap_or_else(|| panic!("no column {name}"))
         .as_ref()
 }
+pub mod delivery;
 pub mod s3;
 pub mod streams;
 
