@@ -15,7 +15,8 @@ use cdc_sink::sink::local::LocalDir;
 use cdc_sink::sink::s3::{S3Settings, S3Sink};
 use cdc_sink::sink::ObjectSink;
 use common::delivery::{deliver_one, interleave, records, WHOLE_BATCH};
-use common::s3::{self, S3Server};
+use common::s3;
+use common::servers::S3Server;
 use common::*;
 use serde_json::json;
 use std::path::Path;
@@ -137,7 +138,7 @@ async fn views_give_the_true_final_state_under_lambda_delivery_many_seeds() {
 
 #[tokio::test]
 async fn views_give_the_true_final_state_read_back_from_s3() {
-    let server = S3Server::shared_or_start();
+    let server = require!(S3Server::shared_or_start());
     let c = s3::client(&server.endpoint);
     for seed in [101, 102, 103] {
         let w = workload(seed);

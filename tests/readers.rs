@@ -317,7 +317,7 @@ async fn tables_whose_escaped_name_starts_with_a_dot_are_listed() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("..%2F..%2Foutside/"));
     // The S3 store lists it too.
-    let server = common::s3::S3Server::shared_or_start();
+    let server = require!(common::servers::S3Server::shared_or_start());
     let c = common::s3::client(&server.endpoint);
     let bucket = common::s3::unique_bucket("dotnames");
     common::s3::create_bucket(&c, &bucket).await;
@@ -561,8 +561,8 @@ async fn spark_reads_every_lake_like_duckdb_and_the_truth() {
     let mut engines = vec![("Spark 4", cross_read(&python, &manifest, "spark", limit))];
     match std::env::var("CDC_TEST_SPARK35_PYTHON") {
         Ok(p35) => engines.push(("Spark 3.5", cross_read(&p35, &manifest, "spark", limit))),
-        Err(_) => println!(
-            "spark 3.5: not checked (set CDC_TEST_SPARK35_PYTHON; tests/run.sh installs it)"
+        Err(_) => common::skip(
+            "spark 3.5: not checked (set CDC_TEST_SPARK35_PYTHON; tests/run.sh installs it)",
         ),
     }
 
