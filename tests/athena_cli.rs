@@ -2,7 +2,7 @@
 //! printed, `--split` into an empty or earlier-split folder only, and `--catalog` bringing an
 //! existing catalog up to date (new columns added, not created again).
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! Athena's view of the output, approximated by DuckDB and pyarrow (tests/py/read_lake.py):
 //! each source table reads as one Hive-partitioned table with every row once.
 
-mod common;
+use crate::common;
 
 use cdc_sink::config::Config;
 use cdc_sink::store::local::LocalDir;

@@ -4,14 +4,14 @@
 //! bring that catalog up to date (a missing column added, the missing state table created, the
 //! views replaced) and the MERGE, and reports per object.
 
-mod common;
+use crate::common;
 
 use aws_sdk_athena::config::{BehaviorVersion, Credentials, Region};
 use cdc_sink::athena::runner::{self, Runner, RunnerSettings, SyncPlan};
 use cdc_sink::athena::{self, DdlOptions, Window};
 use cdc_sink::config::{Compression, Format, Partitioning};
 use cdc_sink::schema::registry::Registered;
-use common::s3::S3Server;
+use common::servers::S3Server;
 use serde_json::json;
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ fn client(endpoint: &str) -> aws_sdk_athena::Client {
 
 #[tokio::test]
 async fn sync_reads_the_catalog_then_updates_it_and_merges_one_query_at_a_time() {
-    let moto = S3Server::start_moto();
+    let moto = common::require!(S3Server::start_moto());
     // The catalog as information_schema.columns returns it: the external table exists without
     // the column `note` the registry gained since; no state table yet.
     let row = |cells: &[&str]| json!({"Data": cells.iter().map(|c| json!({"VarCharValue": c})).collect::<Vec<_>>()});

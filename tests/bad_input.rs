@@ -2,7 +2,7 @@
 //! quarantine reasons or a clear error, nothing panics, no object lands outside the prefix,
 //! and every record is accounted for. Plus a full 6 MB event from the generator.
 
-mod common;
+use crate::common;
 
 use cdc_sink::config::Config;
 use cdc_sink::ingest::registry::SchemaRegistry;

@@ -1,7 +1,7 @@
 //! The `cdc-sink` binary as a user runs it: replay into a directory, summaries, and errors
 //! that name the problem.
 
-mod common;
+use crate::common;
 
 use cdc_sink::model::change::Counts;
 use common::*;

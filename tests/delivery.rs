@@ -5,17 +5,17 @@
 //! 1 to 3 (lanes by partition key processed concurrently). In every schedule each input data
 //! record must appear exactly once in the final output.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use cdc_sink::config::Config;
 use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::sim::generate::{generate, GenOptions};
 use cdc_sink::store::memory::MemoryStore;
-use cdc_sink::store::{Leftover, ObjectInfo, Precondition, PutOutcome};
-use cdc_sink::store::{Store, StoreError};
+use cdc_sink::store::{Leftover, ObjectInfo, Precondition, PutOutcome, Store, StoreError};
+use common::delivery::{deliver, Budget, Retries, Tally};
 use common::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -62,87 +62,24 @@ impl Store for MemSink {
     }
 }
 
-#[derive(Default)]
-struct Tally {
-    invocations: AtomicU64,
-    failures: AtomicU64,
-    bisections: AtomicU64,
-    lost_responses: AtomicU64,
-}
-
-fn event_of(records: &[Value]) -> Vec<u8> {
-    serde_json::to_vec(&json!({ "Records": records })).unwrap()
-}
-
-/// One invocation; `None` on success, else the position of the reported sequence number.
-async fn invoke(
-    h: &Handler<MemSink>,
-    recs: &[Value],
-    rng: &Mutex<Lcg>,
-    t: &Tally,
-) -> Option<usize> {
-    let cut = {
-        let mut r = rng.lock().unwrap();
-        if r.next(4) == 0 {
-            r.next(4) as i64
-        } else {
-            i64::MAX
-        }
-    };
-    h.lake.store().inner().budget.store(cut, Ordering::SeqCst);
-    t.invocations.fetch_add(1, Ordering::SeqCst);
-    let (resp, _) = h.handle(&event_of(recs)).await.unwrap();
-    let failed = resp.batch_item_failures.first()?;
-    t.failures.fetch_add(1, Ordering::SeqCst);
-    let id = failed.item_identifier.clone().unwrap_or_default();
-    // Lambda retries from the reported record (an empty identifier means the whole batch).
-    Some(
-        recs.iter()
-            .position(|r| r["kinesis"]["sequenceNumber"] == json!(id))
-            .unwrap_or(0),
-    )
-}
-
-/// Delivers `recs` until it is checkpointed, as the event source mapping does.
-async fn deliver(h: &Handler<MemSink>, recs: &[Value], rng: &Mutex<Lcg>, t: &Tally) {
-    let mut start = 0;
-    while start < recs.len() {
-        match invoke(h, &recs[start..], rng, t).await {
-            None => {
-                // Success, but now and then the response is lost (a timeout after the writes):
-                // the batch comes again from the same record, possibly cut shorter. The
-                // checkpoint then lands after the re-delivered part, and the rest comes again.
-                let again = rng.lock().unwrap().next(8) == 0;
-                if !again {
-                    return;
-                }
-                t.lost_responses.fetch_add(1, Ordering::SeqCst);
-                let len = 1 + rng.lock().unwrap().next((recs.len() - start) as u64) as usize;
-                Box::pin(deliver(h, &recs[start..start + len], rng, t)).await;
-                start += len;
-            }
-            Some(pos) => {
-                start += pos;
-                let bisect = recs.len() - start > 1 && rng.lock().unwrap().next(2) == 0;
-                if bisect {
-                    t.bisections.fetch_add(1, Ordering::SeqCst);
-                    let mid = start + (recs.len() - start) / 2;
-                    Box::pin(deliver(h, &recs[start..mid], rng, t)).await;
-                    Box::pin(deliver(h, &recs[mid..], rng, t)).await;
-                    return;
-                }
-            }
-        }
+impl Budget for MemSink {
+    fn budget(&self) -> &AtomicI64 {
+        &self.budget
     }
 }
 
 /// One lane of a shard: consecutive batches of random size, each delivered until checkpointed.
 async fn lane(h: &Handler<MemSink>, recs: Vec<Value>, rng: &Mutex<Lcg>, t: &Tally) {
+    let how = Retries {
+        cut_below: 4,
+        from_reported: true,
+        lost_responses: true,
+    };
     let mut i = 0;
     while i < recs.len() {
         let len = 1 + rng.lock().unwrap().next(12) as usize;
         let end = (i + len).min(recs.len());
-        deliver(h, &recs[i..end], rng, t).await;
+        deliver(h, &recs[i..end], rng, &how, t).await;
         i = end;
     }
 }

@@ -1,7 +1,7 @@
 //! The README stays true: its configuration table, .env.example and the code agree, and the
 //! quick start's sample output is what the pipeline prints.
 
-mod common;
+use crate::common;
 
 use cdc_sink::config::env;
 use common::*;

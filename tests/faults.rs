@@ -3,13 +3,14 @@
 //! run out the handler answers with the failure response; replaying Lambda's retry protocol
 //! until success leaves exactly the objects and rows of a fault-free run.
 
-mod common;
+use crate::common;
 
 use cdc_sink::config::Config;
 use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::store::s3::{S3Settings, S3Store};
 use common::proxy::{FaultPlan, Proxy};
-use common::s3::{self, S3Server};
+use common::s3;
+use common::servers::S3Server;
 use common::*;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -24,7 +25,7 @@ fn first_seq(event: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_fault_kind_ends_in_exactly_the_fault_free_output() {
-    let server = S3Server::shared_or_start();
+    let server = require!(S3Server::shared_or_start());
     let direct = s3::client(&server.endpoint);
     let events: Vec<Vec<u8>> = samples()
         .into_iter()

@@ -2,7 +2,7 @@
 //! both checked with the fuzz target's invariants: no panic, every record accounted for, every
 //! key under the prefix. The libFuzzer run itself is `cargo fuzz run decode` (README).
 
-mod common;
+use crate::common;
 
 use cdc_sink::sim::fuzzing::check_event;
 use common::*;

@@ -12,7 +12,7 @@
 //! after the tombstone purge. Two MERGEs at once must give a commit conflict that the runner's
 //! retry rule accepts and a second run resolves.
 
-mod common;
+use crate::common;
 
 use cdc_sink::athena::runner::{retryable, RunError};
 use cdc_sink::athena::{self, merge, DdlOptions, Window};
@@ -21,6 +21,7 @@ use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::ingest::registry::list_registered;
 use cdc_sink::sim::generate::{generate, GenOptions, Workload};
 use cdc_sink::store::local::LocalDir;
+use common::delivery::{deliver_one, interleave, records, WHOLE_BATCH};
 use common::*;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -54,60 +55,6 @@ fn options() -> DdlOptions {
     }
 }
 
-/// Each shard in order, shards interleaved at random (a consumption order Lambda could give).
-fn interleave(w: &Workload, r: &mut Lcg) -> Vec<Vec<u8>> {
-    let mut shards: Vec<&str> = w.events.iter().map(|e| e.shard.as_str()).collect();
-    shards.dedup();
-    let mut queues: Vec<Vec<&Vec<u8>>> = shards
-        .iter()
-        .map(|s| {
-            w.events
-                .iter()
-                .filter(|e| e.shard == *s)
-                .map(|e| &e.bytes)
-                .collect()
-        })
-        .collect();
-    let mut out = Vec::new();
-    while queues.iter().any(|q| !q.is_empty()) {
-        let live: Vec<usize> = (0..queues.len())
-            .filter(|&i| !queues[i].is_empty())
-            .collect();
-        let q = live[r.next(live.len() as u64) as usize];
-        out.push(queues[q].remove(0).clone());
-    }
-    out
-}
-
-fn records(event: &[u8]) -> Vec<Value> {
-    let v: Value = serde_json::from_slice(event).unwrap();
-    v["Records"].as_array().unwrap().clone()
-}
-
-/// Delivers one batch as Lambda would, with cut-off writes, retries and bisection.
-async fn deliver(h: &Handler<Flaky>, recs: &[Value], r: &mut Lcg) -> u32 {
-    let mut failures = 0;
-    loop {
-        let cut = r.next(4) == 0;
-        h.lake.store().inner().budget.store(
-            if cut { r.next(3) as i64 } else { i64::MAX },
-            Ordering::SeqCst,
-        );
-        let event = serde_json::to_vec(&json!({ "Records": recs })).unwrap();
-        let (resp, _) = h.handle(&event).await.unwrap();
-        if resp.batch_item_failures.is_empty() {
-            return failures;
-        }
-        failures += 1;
-        if recs.len() > 1 && r.next(2) == 0 {
-            let mid = recs.len() / 2;
-            failures += Box::pin(deliver(h, &recs[..mid], r)).await;
-            failures += Box::pin(deliver(h, &recs[mid..], r)).await;
-            return failures;
-        }
-    }
-}
-
 fn copy_dir(from: &Path, to: &Path) {
     for f in files(from) {
         let dst = to.join(&f);
@@ -132,7 +79,7 @@ async fn replay_in_stages(w: &Workload, seed: u64, lake: &Path, stages: usize) -
     let mut out = Vec::new();
     for (k, chunk) in order.chunks(per).enumerate() {
         for e in chunk {
-            deliver(&h, &records(e), &mut r).await;
+            deliver_one(&h, &records(e), &mut r, &WHOLE_BATCH).await;
             if r.next(6) == 0 {
                 // At-least-once: an earlier batch comes again.
                 let again = &order[r.next(order.len() as u64) as usize];

@@ -2,9 +2,10 @@
 //! cdc-sink-lambda --data-file test-input/kinesis_test_input.json`, against a real
 //! S3-compatible server on 127.0.0.1. cargo-lambda comes from PyPI (tests/run.sh installs it).
 
-mod common;
+use crate::common;
 
-use common::s3::{self, S3Server};
+use common::s3;
+use common::servers::{self, S3Server};
 use common::*;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -93,12 +94,13 @@ fn invoke_with(port: u16, data_file: &str) -> String {
 
 #[tokio::test]
 async fn cargo_lambda_watch_and_invoke_write_the_expected_objects() {
-    let server = S3Server::shared_or_start();
+    require!(servers::tool("cargo-lambda", "pip install cargo-lambda"));
+    let server = require!(S3Server::shared_or_start());
     let c = s3::client(&server.endpoint);
     let bucket = s3::unique_bucket("lambda");
     s3::create_bucket(&c, &bucket).await;
     let logs = tempfile::tempdir().unwrap();
-    let port = s3::free_port();
+    let port = servers::free_port();
     let env = [
         ("CDC_BUCKET", bucket.as_str()),
         ("CDC_PREFIX", "cdc"),
@@ -169,8 +171,9 @@ async fn cargo_lambda_watch_and_invoke_write_the_expected_objects() {
 
 #[test]
 fn a_bad_setting_fails_the_init_with_a_message_naming_the_variable() {
+    require!(servers::tool("cargo-lambda", "pip install cargo-lambda"));
     let logs = tempfile::tempdir().unwrap();
-    let port = s3::free_port();
+    let port = servers::free_port();
     let _watch = Watch::start(
         port,
         &[

@@ -4,7 +4,7 @@
 //! key, size and FNV-1a 64 digest, with tests/snapshots/objects.fnv, which the release before
 //! the lake/store step wrote.
 
-mod common;
+use crate::common;
 
 use common::{cdc_sink, root, run};
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@
 //! generated Athena views, run by DuckDB on the produced files, must give the true final
 //! state of every table row for row, and each change exactly once.
 
-mod common;
+use crate::common;
 
 use cdc_sink::athena::{self, DdlOptions};
 use cdc_sink::config::{Compression, Config, Format, Partitioning};
@@ -14,9 +14,11 @@ use cdc_sink::sim::generate::{generate, GenOptions, Workload};
 use cdc_sink::store::local::LocalDir;
 use cdc_sink::store::s3::{S3Settings, S3Store};
 use cdc_sink::store::Store;
-use common::s3::{self, S3Server};
+use common::delivery::{deliver_one, interleave, records, WHOLE_BATCH};
+use common::s3;
+use common::servers::S3Server;
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -34,64 +36,6 @@ fn workload(seed: u64) -> Workload {
     })
 }
 
-/// The events in a consumption order Lambda could produce: each shard in order, shards
-/// interleaved at random.
-fn interleave(w: &Workload, r: &mut Lcg) -> Vec<Vec<u8>> {
-    let mut queues: Vec<Vec<&Vec<u8>>> = Vec::new();
-    let mut shards: Vec<&str> = w.events.iter().map(|e| e.shard.as_str()).collect();
-    shards.dedup();
-    for s in &shards {
-        queues.push(
-            w.events
-                .iter()
-                .filter(|e| e.shard == *s)
-                .map(|e| &e.bytes)
-                .collect(),
-        );
-    }
-    let mut out = Vec::new();
-    while queues.iter().any(|q| !q.is_empty()) {
-        let live: Vec<usize> = (0..queues.len())
-            .filter(|&i| !queues[i].is_empty())
-            .collect();
-        let q = live[r.next(live.len() as u64) as usize];
-        out.push(queues[q].remove(0).clone());
-    }
-    out
-}
-
-fn records(event: &[u8]) -> Vec<Value> {
-    let v: Value = serde_json::from_slice(event).unwrap();
-    v["Records"].as_array().unwrap().clone()
-}
-
-fn event_of(records: &[Value]) -> Vec<u8> {
-    serde_json::to_vec(&json!({ "Records": records })).unwrap()
-}
-
-/// Delivers one batch as Lambda would, with faults; returns failed invocations.
-async fn deliver(h: &Handler<Flaky>, recs: &[Value], r: &mut Lcg) -> u32 {
-    let mut failures = 0;
-    loop {
-        let cut = r.next(4) == 0;
-        h.lake.store().inner().budget.store(
-            if cut { r.next(3) as i64 } else { i64::MAX },
-            Ordering::SeqCst,
-        );
-        let (resp, _) = h.handle(&event_of(recs)).await.unwrap();
-        if resp.batch_item_failures.is_empty() {
-            return failures;
-        }
-        failures += 1;
-        if recs.len() > 1 && r.next(2) == 0 {
-            let mid = recs.len() / 2;
-            failures += Box::pin(deliver(h, &recs[..mid], r)).await;
-            failures += Box::pin(deliver(h, &recs[mid..], r)).await;
-            return failures;
-        }
-    }
-}
-
 /// Replays a workload into `dir` through the handler; returns (invocations failed, duplicates).
 async fn replay_with_faults(w: &Workload, seed: u64, dir: &Path) -> (u32, u32) {
     let mut r = Lcg(seed ^ 0xFA17);
@@ -106,7 +50,7 @@ async fn replay_with_faults(w: &Workload, seed: u64, dir: &Path) -> (u32, u32) {
     let order = interleave(w, &mut r);
     let (mut failures, mut duplicates) = (0, 0);
     for (i, e) in order.iter().enumerate() {
-        failures += deliver(&h, &records(e), &mut r).await;
+        failures += deliver_one(&h, &records(e), &mut r, &WHOLE_BATCH).await;
         // At-least-once: now and then an earlier batch comes again.
         if i > 0 && r.next(5) == 0 {
             let again = &order[r.next(i as u64) as usize];
@@ -201,7 +145,7 @@ async fn views_give_the_true_final_state_under_lambda_delivery_many_seeds() {
 
 #[tokio::test]
 async fn views_give_the_true_final_state_read_back_from_s3() {
-    let server = S3Server::shared_or_start();
+    let server = require!(S3Server::shared_or_start());
     let c = s3::client(&server.endpoint);
     for seed in [101, 102, 103] {
         let w = workload(seed);

@@ -1,7 +1,7 @@
 //! The pipeline on the sample events into a local directory: accounting, values, types,
 //! lineage, partition paths, keys, idempotent replays, JSON Lines.
 
-mod common;
+use crate::common;
 
 use arrow::datatypes::{DataType, TimeUnit};
 use cdc_sink::config::{Compression, Config, Format, PartitionTime, Partitioning};

@@ -3,12 +3,11 @@
 //! back with the Parquet reader and with DuckDB.
 //!
 //! The server: `CDC_TEST_PG_URL` (a postgres:// URL; password in `PGPASSWORD`) if set,
-//! otherwise this test starts its own on 127.0.0.1 (PostgreSQL 15 from
+//! otherwise one started by tests/common/servers.rs on 127.0.0.1 (PostgreSQL 15 from
 //! `/usr/lib/postgresql/15/bin`, or `CDC_TEST_PG_BIN`), with a temporary data directory owned
-//! by the postgres user, password authentication and TLS (a throwaway CA), and stops it at the
-//! end.
+//! by the postgres user, password authentication and TLS (a throwaway CA), stopped at the end.
 
-mod common;
+use crate::common;
 
 use arrow::array::{
     Array, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int32Array,
@@ -17,11 +16,11 @@ use arrow::array::{
 use base64::Engine;
 use cdc_sink::schema::registry::Registered;
 use cdc_sink::schema::TypeSource;
+use common::servers::{self, Pg};
 use common::*;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
 /// (column, declaration, registered type, canonical kind, DMS rendering, PostgreSQL's value in
 /// canonical form). The DMS rendering follows what DMS sends for a PostgreSQL source
@@ -193,254 +192,6 @@ INSERT INTO every_type VALUES
   'null', '[]', '\\x', '{{1,2},{3,4}}', '{\"\"}', 'ok', 2147483647, 99999999.99, '(0,0)');
 ";
 
-/// A PostgreSQL server for this test: external (`CDC_TEST_PG_URL`) or started here.
-struct Pg {
-    host: String,
-    port: u16,
-    user: String,
-    password: String,
-    /// CA of the server's certificate, when this test made one.
-    ca: Option<PathBuf>,
-    /// Another CA, which must not be trusted for this server.
-    other_ca: Option<PathBuf>,
-    _own: Option<OwnServer>,
-}
-
-struct OwnServer {
-    _dir: tempfile::TempDir,
-    data: PathBuf,
-    bin: PathBuf,
-    child: Child,
-    as_postgres: bool,
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        let mut stop = postgres_cmd(self.as_postgres, &self.bin.join("pg_ctl"));
-        stop.args(["-D"])
-            .arg(&self.data)
-            .args(["-m", "fast", "-w", "stop"]);
-        let _ = stop.stdout(Stdio::null()).stderr(Stdio::null()).status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-/// A command run as the postgres user when we are root (the server refuses to run as root).
-fn postgres_cmd(as_postgres: bool, program: &Path) -> Command {
-    if as_postgres {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(program);
-        c
-    } else {
-        Command::new(program)
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn sh(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA and a server certificate for 127.0.0.1 and localhost signed by it, plus an unrelated CA.
-fn make_certs(dir: &Path) {
-    let run = |args: &[&str]| sh(Command::new("openssl").args(args).current_dir(dir));
-    for ca in ["ca", "other_ca"] {
-        run(&[
-            "req",
-            "-x509",
-            "-new",
-            "-nodes",
-            "-newkey",
-            "rsa:2048",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=cdc-sink test {ca}"),
-            "-keyout",
-            &format!("{ca}.key"),
-            "-out",
-            &format!("{ca}.crt"),
-        ]);
-    }
-    run(&[
-        "req",
-        "-new",
-        "-nodes",
-        "-newkey",
-        "rsa:2048",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    ]);
-    std::fs::write(
-        dir.join("san.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-        "-out",
-        "server.crt",
-    ]);
-}
-
-fn start() -> Pg {
-    if let Ok(url) = std::env::var("CDC_TEST_PG_URL") {
-        let s = cdc_sink::source::postgres::Settings::resolve(&url, &|k| std::env::var(k).ok())
-            .unwrap();
-        let host = match s.config.get_hosts().first() {
-            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-            _ => "127.0.0.1".into(),
-        };
-        return Pg {
-            host,
-            port: s.config.get_ports().first().copied().unwrap_or(5432),
-            user: s.config.get_user().unwrap_or("postgres").into(),
-            password: std::env::var("PGPASSWORD").unwrap_or_default(),
-            ca: std::env::var("CDC_TEST_PG_CA").ok().map(PathBuf::from),
-            other_ca: None,
-            _own: None,
-        };
-    }
-    let bin = PathBuf::from(
-        std::env::var("CDC_TEST_PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into()),
-    );
-    assert!(
-        bin.join("initdb").exists(),
-        "PostgreSQL 15 is not installed at {} (apt-get install postgresql-15, or set CDC_TEST_PG_URL / CDC_TEST_PG_BIN)",
-        bin.display()
-    );
-    let as_postgres = is_root();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let tls = dir.path().join("tls");
-    std::fs::create_dir_all(&tls).unwrap();
-    make_certs(&tls);
-    let password = "cdc-sink-test-password";
-    std::fs::write(dir.path().join("pw"), password).unwrap();
-    if as_postgres {
-        sh(Command::new("chmod").arg("755").arg(dir.path()));
-        sh(Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(dir.path()));
-    }
-    sh(Command::new("chmod").arg("600").arg(tls.join("server.key")));
-    sh(postgres_cmd(as_postgres, &bin.join("initdb"))
-        .arg("-D")
-        .arg(&data)
-        .args(["-U", "postgres", "-A", "scram-sha-256", "--pwfile"])
-        .arg(dir.path().join("pw"))
-        .args(["-E", "UTF8", "--locale", "C"]));
-    let port = free_port();
-    // In the foreground under `timeout`: the server's lifetime is bounded even if this test
-    // dies without stopping it.
-    let mut c = postgres_cmd(as_postgres, Path::new("timeout"));
-    c.arg("900")
-        .arg(bin.join("postgres"))
-        .arg("-D")
-        .arg(&data)
-        .args(["-p", &port.to_string(), "-k"])
-        .arg(&data)
-        .args(["-c", "listen_addresses=127.0.0.1", "-c", "ssl=on", "-c"])
-        .arg(format!(
-            "ssl_cert_file={}",
-            tls.join("server.crt").display()
-        ))
-        .arg("-c")
-        .arg(format!("ssl_key_file={}", tls.join("server.key").display()))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("server.log")).unwrap());
-    let child = c.spawn().unwrap();
-    let ca = Some(tls.join("ca.crt"));
-    let other_ca = Some(tls.join("other_ca.crt"));
-    Pg {
-        host: "127.0.0.1".into(),
-        port,
-        user: "postgres".into(),
-        password: password.into(),
-        ca,
-        other_ca,
-        _own: Some(OwnServer {
-            _dir: dir,
-            data,
-            bin,
-            child,
-            as_postgres,
-        }),
-    }
-}
-
-impl Pg {
-    fn url(&self, db: &str) -> String {
-        format!("postgres://{}@{}:{}/{db}", self.user, self.host, self.port)
-    }
-
-    async fn client(&self, db: &str) -> tokio_postgres::Client {
-        let mut cfg = tokio_postgres::Config::new();
-        cfg.host(&self.host)
-            .port(self.port)
-            .user(&self.user)
-            .password(&self.password)
-            .dbname(db);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match cfg.connect(tokio_postgres::NoTls).await {
-                Ok((client, conn)) => {
-                    tokio::spawn(async move {
-                        let _ = conn.await;
-                    });
-                    return client;
-                }
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => panic!(
-                    "PostgreSQL at {}:{} did not come up: {e}",
-                    self.host, self.port
-                ),
-            }
-        }
-    }
-}
-
 fn cdc_sink(pg: &Pg) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cdc-sink"));
     for v in [
@@ -518,7 +269,7 @@ fn norm(kind: &str, v: &Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_types_round_trip_through_import_and_the_lake() {
     let t0 = Instant::now();
-    let pg = start();
+    let pg = require!(servers::postgres());
     let admin = pg.client("postgres").await;
     let db = format!("cdc_types_{}", std::process::id());
     for sql in [

@@ -4,7 +4,7 @@
 //! values; then Apache Spark (4.x, and 3.5 as Glue 4 and 5 run it) against DuckDB and the
 //! generator's truth on lakes of the samples, the generator and an edge-case workload.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use cdc_sink::athena::{self, DdlOptions};
@@ -319,7 +319,7 @@ async fn tables_whose_escaped_name_starts_with_a_dot_are_listed() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("..%2F..%2Foutside/"));
     // The S3 store lists it too.
-    let server = common::s3::S3Server::shared_or_start();
+    let server = require!(common::servers::S3Server::shared_or_start());
     let c = common::s3::client(&server.endpoint);
     let bucket = common::s3::unique_bucket("dotnames");
     common::s3::create_bucket(&c, &bucket).await;
@@ -569,8 +569,8 @@ async fn spark_reads_every_lake_like_duckdb_and_the_truth() {
     let mut engines = vec![("Spark 4", cross_read(&python, &manifest, "spark", limit))];
     match std::env::var("CDC_TEST_SPARK35_PYTHON") {
         Ok(p35) => engines.push(("Spark 3.5", cross_read(&p35, &manifest, "spark", limit))),
-        Err(_) => println!(
-            "spark 3.5: not checked (set CDC_TEST_SPARK35_PYTHON; tests/run.sh installs it)"
+        Err(_) => common::skip(
+            "spark 3.5: not checked (set CDC_TEST_SPARK35_PYTHON; tests/run.sh installs it)",
         ),
     }
 

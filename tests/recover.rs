@@ -3,13 +3,14 @@
 //! put into the stream and read back to build the Lambda events, so sequence numbers are real.
 //! Each case compares the recovered lake with a fault-free run of the same events.
 
-mod common;
+use crate::common;
 
 use cdc_sink::config::Config;
 use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::store::s3::{S3Settings, S3Store};
 use common::proxy::{FaultPlan, Proxy};
-use common::s3::{self, S3Server};
+use common::s3;
+use common::servers::{self, S3Server};
 use common::streams::{self, Rec};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,27 +49,27 @@ fn messages() -> Vec<serde_json::Value> {
 }
 
 struct Env {
-    kinesis: streams::Server,
-    sqs: streams::Server,
+    kinesis: servers::Server,
+    sqs: servers::Server,
     s3: S3Server,
     k: aws_sdk_kinesis::Client,
     c: aws_sdk_s3::Client,
 }
 
 impl Env {
-    fn start() -> Env {
-        let kinesis = streams::kinesalite();
-        let sqs = streams::moto_sqs();
-        let s3 = S3Server::shared_or_start();
+    fn start() -> Result<Env, String> {
+        let kinesis = servers::kinesalite()?;
+        let sqs = servers::moto_sqs()?;
+        let s3 = S3Server::shared_or_start()?;
         let k = streams::kinesis_client(&kinesis.endpoint);
         let c = s3::client(&s3.endpoint);
-        Env {
+        Ok(Env {
             kinesis,
             sqs,
             s3,
             k,
             c,
-        }
+        })
     }
 
     /// A stream holding [`messages`], read back: (ARN, records).
@@ -204,7 +205,7 @@ fn queue_is_empty(sqs: &aws_sdk_sqs::Client, url: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn s3_faults_until_retries_run_out_then_recover_from_the_queue() {
-    let env = Env::start();
+    let env = common::require!(Env::start());
     let (arn, recs) = env.stream("faults").await;
     let events: Vec<Vec<u8>> = batches(&recs)
         .iter()
@@ -312,7 +313,7 @@ async fn s3_faults_until_retries_run_out_then_recover_from_the_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn recover_twice_and_after_a_partial_write_from_a_file() {
-    let env = Env::start();
+    let env = common::require!(Env::start());
     let (arn, recs) = env.stream("partial").await;
     let events: Vec<Vec<u8>> = batches(&recs)
         .iter()
@@ -368,7 +369,7 @@ async fn recover_twice_and_after_a_partial_write_from_a_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn recover_from_the_s3_destination_needs_no_stream() {
-    let env = Env::start();
+    let env = common::require!(Env::start());
     let (arn, recs) = env.stream("s3dest").await;
     let events: Vec<Vec<u8>> = batches(&recs)
         .iter()
@@ -429,7 +430,7 @@ async fn recover_from_the_s3_destination_needs_no_stream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_range_in_the_closed_parent_of_a_split_shard() {
-    let env = Env::start();
+    let env = common::require!(Env::start());
     let name = &format!("split-{}", std::process::id());
     let arn = streams::create_stream(&env.k, name, 1).await;
     let msgs = messages();
@@ -485,7 +486,7 @@ async fn a_range_in_the_closed_parent_of_a_split_shard() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn expired_forged_or_shared_ranges_write_nothing_and_name_the_range() {
-    let env = Env::start();
+    let env = common::require!(Env::start());
     let (arn, recs) = env.stream("forged").await;
     // A second stream's record: a sequence number of another shard and stream.
     let (_, other) = env.stream("other").await;
@@ -576,7 +577,7 @@ async fn expired_forged_or_shared_ranges_write_nothing_and_name_the_range() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_recovery_function_reports_only_the_messages_it_could_not_recover() {
-    let env = Env::start();
+    let env = common::require!(Env::start());
     let (arn, recs) = env.stream("lambda").await;
     let events: Vec<Vec<u8>> = batches(&recs)
         .iter()
@@ -624,7 +625,7 @@ async fn the_recovery_function_reports_only_the_messages_it_could_not_recover() 
 /// returns to the queue with the reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_recovery_function_refuses_a_lake_laid_out_otherwise() {
-    let env = Env::start();
+    let env = common::require!(Env::start());
     let (arn, recs) = env.stream("guard").await;
     let events: Vec<Vec<u8>> = batches(&recs)
         .iter()

@@ -3,7 +3,7 @@
 //! quarantine objects lands once; a record already in the lake is skipped; records that still
 //! fail stay in quarantine; a second redrive writes nothing. Run through the CLI binary.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::*;

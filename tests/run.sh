@@ -180,6 +180,8 @@ step "status timing (README: the lake at a glance)"
 bash tests/status_timing.sh "$ROOT/target/release/cdc-sink" 20 500
 
 step "cargo test"
+# Strict: a test whose tool or server is missing fails instead of printing SKIP (tests/common).
+export CDC_TEST_STRICT=1
 # --nocapture: the fault, simulator, corpus and oracle tests print one summary line each.
 LOG="$TOOLS/cargo-test.log"
 if ! cargo test --release --locked --no-fail-fast -- --test-threads 2 --nocapture >"$LOG" 2>&1; then

@@ -2,14 +2,15 @@
 //! aws-sdk-s3 client: same keys and rows as the local directory, the CLI's s3:// output,
 //! multipart upload, and the failure response followed by a clean retry.
 
-mod common;
+use crate::common;
 
 use cdc_sink::config::Config;
 use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::store::local::LocalDir;
 use cdc_sink::store::s3::{S3Settings, S3Store};
 use cdc_sink::store::Store;
-use common::s3::{self, S3Server};
+use common::s3;
+use common::servers::{self, S3Server};
 use common::*;
 use std::collections::BTreeMap;
 
@@ -52,7 +53,7 @@ fn sink(c: &aws_sdk_s3::Client, bucket: &str) -> S3Store {
 
 #[tokio::test]
 async fn s3_holds_the_same_objects_keys_and_rows_as_the_local_directory() {
-    let server = S3Server::shared_or_start();
+    let server = require!(S3Server::shared_or_start());
     let c = s3::client(&server.endpoint);
     let bucket = s3::unique_bucket("same");
     s3::create_bucket(&c, &bucket).await;
@@ -71,7 +72,7 @@ async fn s3_holds_the_same_objects_keys_and_rows_as_the_local_directory() {
 
 #[tokio::test]
 async fn cli_replays_to_s3_through_the_standard_endpoint_variable() {
-    let server = S3Server::shared_or_start();
+    let server = require!(S3Server::shared_or_start());
     let c = s3::client(&server.endpoint);
     let bucket = s3::unique_bucket("cli");
     s3::create_bucket(&c, &bucket).await;
@@ -101,7 +102,7 @@ async fn cli_replays_to_s3_through_the_standard_endpoint_variable() {
 
 #[tokio::test]
 async fn large_objects_use_multipart_upload() {
-    let server = S3Server::shared_or_start();
+    let server = require!(S3Server::shared_or_start());
     let c = s3::client(&server.endpoint);
     let bucket = s3::unique_bucket("multipart");
     s3::create_bucket(&c, &bucket).await;
@@ -143,7 +144,7 @@ fn first_seq(event: &[u8]) -> String {
 
 #[tokio::test]
 async fn a_refused_write_fails_the_batch_and_the_retry_yields_a_clean_run() {
-    let server = S3Server::shared_or_start();
+    let server = require!(S3Server::shared_or_start());
     let c = s3::client(&server.endpoint);
     // Signed with the wrong secret: every write is refused with 403, as for a missing grant.
     let refused = s3::client_with_secret(&server.endpoint, "wrong-secret");
@@ -188,7 +189,7 @@ async fn a_refused_write_fails_the_batch_and_the_retry_yields_a_clean_run() {
 
 #[tokio::test]
 async fn a_stopped_server_fails_the_batch_and_after_it_is_back_the_retry_is_clean() {
-    let port = s3::free_port();
+    let port = servers::free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let c = s3::client(&endpoint);
     let event = sample_bytes("multi_table.json");
@@ -200,7 +201,7 @@ async fn a_stopped_server_fails_the_batch_and_after_it_is_back_the_retry_is_clea
         Some(first_seq(&event).as_str())
     );
 
-    let _server = S3Server::start_on(port);
+    let _server = require!(S3Server::start_on(port));
     s3::create_bucket(&c, "lake").await;
     let (ok, _) = handler(&c, "lake").handle(&event).await.unwrap();
     assert!(ok.batch_item_failures.is_empty());
@@ -248,7 +249,7 @@ fn assert_plain(stderr: &str) {
 
 #[tokio::test]
 async fn s3_failures_say_what_failed_and_what_to_check() {
-    let server = S3Server::shared_or_start();
+    let server = require!(S3Server::shared_or_start());
     let c = s3::client(&server.endpoint);
     let bucket = s3::unique_bucket("errors");
     s3::create_bucket(&c, &bucket).await;
@@ -273,7 +274,7 @@ async fn s3_failures_say_what_failed_and_what_to_check() {
     assert!(stderr.contains(&format!("{bucket}-missing")), "{stderr}");
     assert_plain(&stderr);
 
-    let nobody = format!("http://127.0.0.1:{}", s3::free_port());
+    let nobody = format!("http://127.0.0.1:{}", servers::free_port());
     let (ok, _, stderr) = cli_s3(&nobody, &["status", "--out", &out], &[]);
     assert!(!ok);
     assert!(
@@ -322,7 +323,7 @@ fn a_server_that_never_answers_fails_within_seconds() {
 
 #[tokio::test]
 async fn status_reads_an_s3_lake_as_it_reads_a_local_one() {
-    let server = S3Server::shared_or_start();
+    let server = require!(S3Server::shared_or_start());
     let c = s3::client(&server.endpoint);
     let bucket = s3::unique_bucket("status");
     s3::create_bucket(&c, &bucket).await;

@@ -2,7 +2,7 @@
 //! column types, table-defs declare types, conflicts are recorded, and concurrent writers
 //! never lose a registry update (against a real S3-compatible server).
 
-mod common;
+use crate::common;
 
 use arrow::datatypes::{DataType, TimeUnit};
 use cdc_sink::config::Config;
@@ -14,7 +14,8 @@ use cdc_sink::schema::registry::{evolve, Registered};
 use cdc_sink::schema::{Column, ColumnType, TableSchema, TypeSource};
 use cdc_sink::store::s3::{S3Settings, S3Store};
 use cdc_sink::store::Store;
-use common::s3::{self, S3Server};
+use common::s3;
+use common::servers::S3Server;
 use common::*;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -493,13 +494,13 @@ async fn conditional_writes_refuse_stale_versions(endpoint: &str) {
 
 #[tokio::test]
 async fn conditional_writes_refuse_stale_versions_on_s3s_fs() {
-    let server = S3Server::shared_or_start();
+    let server = require!(S3Server::shared_or_start());
     conditional_writes_refuse_stale_versions(&server.endpoint).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn concurrent_registry_writers_lose_no_update() {
-    let server = S3Server::start_moto();
+    let server = require!(S3Server::start_moto());
     conditional_writes_refuse_stale_versions(&server.endpoint).await;
     let c = s3::client(&server.endpoint);
     let bucket = s3::unique_bucket("concurrent");

@@ -4,7 +4,7 @@
 //! an ETag, conditional creates and replaces that refuse stale versions, sorted listings that
 //! stay inside their prefix, folders, and locations for messages.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use cdc_sink::store::local::LocalDir;
@@ -154,7 +154,7 @@ async fn local_directory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3() {
-    let server = s3::S3Server::shared_or_start();
+    let server = common::require!(common::servers::S3Server::shared_or_start());
     let c = s3::client(&server.endpoint);
     let bucket = s3::unique_bucket("conformance");
     s3::create_bucket(&c, &bucket).await;

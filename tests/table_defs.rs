@@ -5,7 +5,7 @@
 //! the declaration (inside the invocation, never failing the batch) instead of registering
 //! guessed types that turn the declaration into a pending conflict.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use cdc_sink::config::Config;

@@ -132,7 +132,9 @@ pub fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a dyn Array {
         .unwrap_or_else(|| panic!("no column {name}"))
         .as_ref()
 }
+pub mod delivery;
 pub mod s3;
+pub mod servers;
 pub mod streams;
 
 /// A small seeded generator (64-bit LCG), so schedules and workloads replay exactly.
@@ -290,3 +292,37 @@ pub fn run(c: &mut std::process::Command) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Whether a test that cannot run here fails instead of skipping: `CDC_TEST_STRICT=1`, which
+/// tests/run.sh sets, so CI never skips silently.
+pub fn strict() -> bool {
+    std::env::var("CDC_TEST_STRICT").is_ok_and(|v| v == "1")
+}
+
+/// The one way to skip a test, or a part of one, that cannot run here (a tool or server is
+/// missing): prints "SKIP <test>: <why>", or panics with the reason under `CDC_TEST_STRICT=1`.
+/// The caller returns (or goes on without the skipped part); [`require!`] does both.
+pub fn skip(why: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    assert!(
+        !strict(),
+        "{test}: {why} (CDC_TEST_STRICT=1: no test may be skipped)"
+    );
+    println!("SKIP {test}: {why}");
+}
+
+/// `require!(result)`: the value of a `Result<T, String>`, or, on `Err(why)`, [`skip`] with
+/// `why` and return from the calling test.
+macro_rules! require {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(why) => {
+                $crate::common::skip(&why);
+                return;
+            }
+        }
+    };
+}
+pub(crate) use require;

@@ -1,120 +1,16 @@
-//! A real S3-compatible server on 127.0.0.1 for tests: the one tests/run.sh started
-//! (CDC_TEST_S3_ENDPOINT), or an s3s-fs server started here and stopped on drop.
-//!
-//! s3s-fs (crates.io) rather than moto: moto 5.2.1 answers CompleteMultipartUpload with an XML
-//! root the real SDK rejects. s3s-fs checks SigV4 signatures, so a wrong secret is refused.
+//! Clients and helpers for the S3-compatible server of the tests (started or found by
+//! tests/common/servers.rs).
 
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::Client;
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Access key and secret the test server accepts.
 pub const ACCESS_KEY: &str = "test";
 pub const SECRET_KEY: &str = "testtest";
-
-pub struct S3Server {
-    pub endpoint: String,
-    child: Option<Child>,
-    _data: Option<tempfile::TempDir>,
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl S3Server {
-    /// The shared server of tests/run.sh, or a private one.
-    pub fn shared_or_start() -> S3Server {
-        match std::env::var("CDC_TEST_S3_ENDPOINT") {
-            Ok(e) if !e.is_empty() => S3Server {
-                endpoint: e,
-                child: None,
-                _data: None,
-            },
-            _ => S3Server::start_on(free_port()),
-        }
-    }
-
-    /// Starts s3s-fs on `port` over a fresh directory (bounded lifetime: `timeout` ends it
-    /// even if a test dies).
-    pub fn start_on(port: u16) -> S3Server {
-        let data = tempfile::tempdir().unwrap();
-        let child = Command::new("timeout")
-            .args(["900", "s3s-fs", "--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(data.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start s3s-fs (tests/run.sh installs it: cargo install s3s-fs@0.14.1 --features binary)");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "s3s-fs did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        S3Server {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            child: Some(child),
-            _data: Some(data),
-        }
-    }
-
-    /// Starts a moto server on a free port (the registry concurrency test: s3s-fs checks
-    /// If-Match and then writes without a lock, so racing conditional writes can both pass).
-    pub fn start_moto() -> S3Server {
-        let port = free_port();
-        let moto = std::env::var("CDC_TEST_PYTHON")
-            .ok()
-            .map(|p| p.replace("/bin/python", "/bin/moto_server"))
-            .filter(|p| std::path::Path::new(p).exists())
-            .unwrap_or_else(|| "moto_server".into());
-        let child = Command::new("timeout")
-            .args(["900", &moto, "-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server (tests/run.sh installs it: pip install 'moto[server]')");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        S3Server {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            child: Some(child),
-            _data: None,
-        }
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // SIGTERM reaches `timeout`, which forwards it to the server.
-            let _ = Command::new("kill").arg(c.id().to_string()).status();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// A client for the test server: its credentials, path-style, few fast retries.
 pub fn client(endpoint: &str) -> Client {

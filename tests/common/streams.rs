@@ -1,101 +1,10 @@
 //! Kinesis (kinesalite: realistic 56-digit sequence numbers, closed parent shards after a split)
-//! and SQS (moto server) on 127.0.0.1 for the recover tests: the servers tests/run.sh started
-//! (CDC_TEST_KINESIS_ENDPOINT, CDC_TEST_SQS_ENDPOINT), or private ones started here.
+//! and SQS (moto server) clients and helpers for the recover tests; the servers come from
+//! tests/common/servers.rs.
 
-use super::s3::{free_port, ACCESS_KEY, SECRET_KEY};
+use super::s3::{ACCESS_KEY, SECRET_KEY};
 use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// A server process on 127.0.0.1, stopped on drop (or an address run.sh gave).
-pub struct Server {
-    pub endpoint: String,
-    child: Option<Child>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg(c.id().to_string()).status();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn wait_for(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not start on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn shared(var: &str) -> Option<Server> {
-    std::env::var(var)
-        .ok()
-        .filter(|e| !e.is_empty())
-        .map(|e| Server {
-            endpoint: e,
-            child: None,
-        })
-}
-
-/// kinesalite: run.sh's, or one started from `CDC_TEST_NODE_MODULES` (default
-/// ~/.cache/cdc-sink/node/node_modules, where run.sh installs it from npm).
-pub fn kinesalite() -> Server {
-    if let Some(s) = shared("CDC_TEST_KINESIS_ENDPOINT") {
-        return s;
-    }
-    let modules = std::env::var("CDC_TEST_NODE_MODULES").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/cdc-sink/node/node_modules",
-            std::env::var("HOME").unwrap_or_default()
-        )
-    });
-    let port = free_port();
-    let child = Command::new("timeout")
-        .args(["900", "node"])
-        .arg(super::root().join("tests/servers/kinesalite.js"))
-        .arg(port.to_string())
-        .env("NODE_PATH", &modules)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start node (tests/run.sh installs kinesalite from npm)");
-    wait_for(port, "kinesalite");
-    Server {
-        endpoint: format!("http://127.0.0.1:{port}"),
-        child: Some(child),
-    }
-}
-
-/// moto server for SQS: run.sh's, or one started here.
-pub fn moto_sqs() -> Server {
-    if let Some(s) = shared("CDC_TEST_SQS_ENDPOINT") {
-        return s;
-    }
-    let port = free_port();
-    let moto = std::env::var("CDC_TEST_PYTHON")
-        .ok()
-        .map(|p| p.replace("/bin/python", "/bin/moto_server"))
-        .filter(|p| std::path::Path::new(p).exists())
-        .unwrap_or_else(|| "moto_server".into());
-    let child = Command::new("timeout")
-        .args(["900", &moto, "-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start moto_server (tests/run.sh installs it: pip install 'moto[server]')");
-    wait_for(port, "moto_server");
-    Server {
-        endpoint: format!("http://127.0.0.1:{port}"),
-        child: Some(child),
-    }
-}
+use std::time::Duration;
 
 fn creds() -> Credentials {
     Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test")
