@@ -7,66 +7,20 @@
 
 use crate::common;
 
-use bytes::Bytes;
 use cdc_sink::config::Config;
 use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::sim::generate::{generate, GenOptions};
 use cdc_sink::store::memory::MemoryStore;
-use cdc_sink::store::{Leftover, ObjectInfo, Precondition, PutOutcome, Store, StoreError};
-use common::delivery::{deliver, Budget, Retries, Tally};
+use cdc_sink::store::Store;
+use common::delivery::{deliver, Retries, Tally};
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Objects in memory (S3 itself is proven by the S3 tests); writes fail once `budget` is spent.
-#[derive(Default)]
-struct MemSink {
-    inner: MemoryStore,
-    budget: AtomicI64,
-}
-
-impl Store for MemSink {
-    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
-        if self.budget.fetch_sub(1, Ordering::SeqCst) <= 0 {
-            return Err(StoreError {
-                location: key.into(),
-                message: "injected failure".into(),
-            });
-        }
-        self.inner.put(key, body).await
-    }
-    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn put_if(
-        &self,
-        key: &str,
-        body: Bytes,
-        pre: Precondition,
-    ) -> Result<PutOutcome, StoreError> {
-        self.inner.put_if(key, body, pre).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
-        self.inner.list(prefix).await
-    }
-    async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.inner.list_folders(prefix).await
-    }
-    async fn leftovers(&self, prefix: &str) -> Result<Vec<Leftover>, StoreError> {
-        self.inner.leftovers(prefix).await
-    }
-    fn location(&self, key: &str) -> String {
-        format!("mem://{key}")
-    }
-}
-
-impl Budget for MemSink {
-    fn budget(&self) -> &AtomicI64 {
-        &self.budget
-    }
-}
+type MemSink = Flaky<MemoryStore>;
 
 /// One lane of a shard: consecutive batches of random size, each delivered until checkpointed.
 async fn lane(h: &Handler<MemSink>, recs: Vec<Value>, rng: &Mutex<Lcg>, t: &Tally) {

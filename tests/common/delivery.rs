@@ -18,7 +18,7 @@ pub trait Budget {
     fn budget(&self) -> &AtomicI64;
 }
 
-impl Budget for Flaky {
+impl<S> Budget for Flaky<S> {
     fn budget(&self) -> &AtomicI64 {
         &self.budget
     }

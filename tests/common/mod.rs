@@ -213,14 +213,16 @@ use bytes::Bytes;
 use cdc_sink::store::{Leftover, ObjectInfo, Precondition, PutOutcome, StoreError};
 use std::sync::atomic::{AtomicI64, Ordering};
 
-/// A local directory that accepts `budget` more writes, then fails (like S3 failing after the
-/// SDK's retries, or the function timing out): the objects written before the cut stay.
-pub struct Flaky {
-    pub inner: cdc_sink::store::local::LocalDir,
+/// A store (a local directory unless said otherwise) that accepts `budget` more writes, then
+/// fails (like S3 failing after the SDK's retries, or the function timing out): the objects
+/// written before the cut stay. Conditional writes (registry, layout) are not counted.
+#[derive(Default)]
+pub struct Flaky<S = LocalDir> {
+    pub inner: S,
     pub budget: AtomicI64,
 }
 
-impl Store for Flaky {
+impl<S: Store> Store for Flaky<S> {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         if self.budget.fetch_sub(1, Ordering::SeqCst) <= 0 {
             return Err(StoreError {
