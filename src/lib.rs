@@ -5,7 +5,8 @@
 //! The modules stand on floors, and every import runs downward (`tests/layering.rs` holds it):
 //!
 //! 1. [`model`]: the vocabulary, importing nothing of the crate; [`config`]: every setting.
-//! 2. [`lake::keys`], [`lake::lineage`], [`lake::layout`]: the lake's contract, pure.
+//! 2. [`lake::keys`], [`lake::lineage`], [`lake::layout`], [`lake::docs`]: the lake's
+//!    contract, pure.
 //! 3. [`schema`] (pure registry rules), [`decode`] (bytes to borrowed records).
 //! 4. [`store`]: one [`store::Store`] trait over a local directory, S3 and memory; no lake rule.
 //! 5. [`format`], [`pipeline`]: [`pipeline::build_batch`] turns one Lambda Kinesis event into
