@@ -179,3 +179,32 @@ fn the_dashboard_shows_the_metrics_the_function_emits() {
         assert!(shown.contains(wanted), "the dashboard lacks {wanted}");
     }
 }
+
+#[test]
+fn the_code_map_names_every_module_and_only_paths_that_exist() {
+    let readme = read("README.md");
+    let start = readme.find("## Code map").expect("a code map");
+    let block = &readme[start..];
+    let block = &block[block.find("```\n").unwrap() + 4..];
+    let block = &block[..block.find("```").unwrap()];
+    let named: Vec<&str> = block
+        .split_whitespace()
+        .filter(|w| w.starts_with("src/"))
+        .collect();
+    for path in &named {
+        assert!(
+            common::root().join(path).exists(),
+            "the code map names {path}, which does not exist"
+        );
+    }
+    for entry in std::fs::read_dir(common::root().join("src")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name == "lib.rs" {
+            continue;
+        }
+        let shown = named
+            .iter()
+            .any(|p| p.trim_start_matches("src/").split('/').next() == Some(name.as_str()));
+        assert!(shown, "src/{name} is missing from the README's code map");
+    }
+}
