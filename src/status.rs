@@ -1,7 +1,8 @@
-//! `cdc-sink status`: the lake at a glance. It reads listings and small documents only
-//! (`_layout.json`, the registry under `_schemas/`, quarantine logs, the recover and redrive
-//! history under `_control/`), so it stays fast on a large S3 lake; rows by operation and exact
-//! commit times need the data objects themselves and are read only on request (`--rows`).
+//! `cdc-sink status`: the lake at a glance, as data (the CLI renders it). It reads listings
+//! and small documents only (`_layout.json`, the registry under `_schemas/`, quarantine logs,
+//! the recover and redrive history under `_control/`), so it stays fast on a large S3 lake;
+//! rows by operation and exact commit times need the data objects themselves and are read
+//! only on request (`--rows`).
 //!
 //! Each table folder is listed on its own, several at once: the listing of a lake costs one
 //! request per 1,000 objects, spread over the tables.
@@ -20,7 +21,7 @@ use std::collections::BTreeMap;
 /// Table folders listed at once.
 const LIST_CONCURRENCY: usize = 16;
 /// Quarantine objects read for their reasons (the newest ones); the rest are only counted.
-const QUARANTINE_READ_LIMIT: usize = 200;
+pub const QUARANTINE_READ_LIMIT: usize = 200;
 /// Recover / redrive documents read (the newest ones).
 const HISTORY_READ_LIMIT: usize = 20;
 
@@ -527,258 +528,16 @@ fn count_rows(key: &str, bytes: Vec<u8>, rows: &mut Rows) -> Result<(), String> 
     Ok(())
 }
 
-/// "3m ago", "2h ago", "5d ago" from milliseconds.
-pub fn ago(then_ms: i64, now_ms: i64) -> String {
-    let s = (now_ms - then_ms).max(0) / 1000;
-    match s {
-        0..=59 => format!("{s}s ago"),
-        60..=3599 => format!("{}m ago", s / 60),
-        3600..=172_799 => format!("{}h ago", s / 3600),
-        _ => format!("{}d ago", s / 86_400),
-    }
-}
-
-fn when(ms: Option<i64>, now_ms: i64) -> String {
-    match ms {
-        Some(t) => format!(
-            "{} ({})",
-            crate::model::time::format_timestamp(t * 1000)
-                .get(..16)
-                .unwrap_or_default()
-                .replace('T', " "),
-            ago(t, now_ms)
-        ),
-        None => "-".into(),
-    }
-}
-
-/// The terminal form: aligned sections, empty ones said in a word.
-pub fn render(s: &Status) -> String {
-    use crate::ingest::replay::human_bytes;
-    use std::fmt::Write;
-    let mut out = String::new();
-    let l = &s.layout;
-    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());
-    let _ = writeln!(out, "lake: {}", s.location);
-    let _ = writeln!(
-        out,
-        "layout: format {}, compression {}, partition {}, partition time {} ({})",
-        opt(&l.format),
-        opt(&l.compression),
-        opt(&l.partition),
-        opt(&l.partition_time),
-        l.source
-    );
-    let _ = writeln!(out);
-    if s.tables.is_empty() {
-        let _ = writeln!(out, "tables: none yet");
-    } else {
-        let with_rows = s.tables.iter().any(|t| t.rows.is_some());
-        let mut head = vec![
-            "table".to_string(),
-            "objects".into(),
-            "size".into(),
-            "partitions".into(),
-            "last write".into(),
-        ];
-        if with_rows {
-            head.extend(["rows L/I/U/D".into(), "commit time first .. last".into()]);
-        }
-        let mut grid = vec![head];
-        for t in &s.tables {
-            let parts = match (&t.first_partition, &t.last_partition) {
-                (Some(a), Some(b)) if a == b => a.clone(),
-                (Some(a), Some(b)) => format!("{a} .. {b} ({})", t.partitions),
-                _ => "-".into(),
-            };
-            let mut row = vec![
-                t.table.clone(),
-                t.objects.to_string(),
-                human_bytes(t.bytes),
-                parts,
-                when(t.last_write_ms, s.now_ms),
-            ];
-            if let Some(r) = &t.rows {
-                row.push(format!("{}/{}/{}/{}", r.load, r.insert, r.update, r.delete));
-                let ts = |us: Option<i64>| {
-                    us.map(|u| when(Some(u / 1000), s.now_ms))
-                        .unwrap_or_else(|| "-".into())
-                };
-                row.push(format!(
-                    "{} .. {}{}",
-                    ts(r.first_commit_us),
-                    ts(r.last_commit_us),
-                    if r.unreadable > 0 {
-                        format!(" ({} objects unreadable)", r.unreadable)
-                    } else {
-                        String::new()
-                    }
-                ));
-            } else if with_rows {
-                row.extend(["-".into(), "-".into()]);
-            }
-            grid.push(row);
-        }
-        out.push_str(&table(&grid));
-        let objects: u64 = s.tables.iter().map(|t| t.objects).sum();
-        let bytes: u64 = s.tables.iter().map(|t| t.bytes).sum();
-        let _ = writeln!(
-            out,
-            "{} tables, {objects} objects, {}",
-            s.tables.len(),
-            human_bytes(bytes)
-        );
-        if !with_rows {
-            let _ = writeln!(
-                out,
-                "(rows by operation and commit times: add --rows, which reads every data object)"
-            );
-        }
-    }
-    let _ = writeln!(out);
-    if s.schemas.is_empty() {
-        let _ = writeln!(out, "schemas: none registered");
-    } else {
-        let mut grid = vec![vec![
-            "schema".to_string(),
-            "version".into(),
-            "columns".into(),
-            "primary key".into(),
-            "pending".into(),
-        ]];
-        for r in &s.schemas {
-            grid.push(vec![
-                r.table.clone(),
-                r.version.to_string(),
-                r.columns.to_string(),
-                if r.primary_key.is_empty() {
-                    "-".into()
-                } else {
-                    r.primary_key.join(", ")
-                },
-                r.pending.len().to_string(),
-            ]);
-        }
-        out.push_str(&table(&grid));
-        for r in s.schemas.iter().filter(|r| !r.pending.is_empty()) {
-            let _ = writeln!(out, "pending conflicts in {}:", r.table);
-            for p in &r.pending {
-                let _ = writeln!(
-                    out,
-                    "  {}: registered {}, {} declares {}",
-                    p.column, p.registered, p.source, p.declared
-                );
-            }
-            if let Some(cmd) = &r.resolve {
-                let _ = writeln!(out, "  resolve with: {cmd}");
-            }
-        }
-    }
-    let _ = writeln!(out);
-    let q = &s.quarantine;
-    if q.objects == 0 {
-        let _ = writeln!(out, "quarantine: empty");
-    } else {
-        let _ = writeln!(
-            out,
-            "quarantine: {} objects, {}{}",
-            q.objects,
-            human_bytes(q.bytes),
-            if q.complete {
-                String::new()
-            } else {
-                format!(" (reasons from the newest {QUARANTINE_READ_LIMIT} objects)")
-            }
-        );
-        for (day, reasons) in q.by_day.iter().rev() {
-            let list: Vec<String> = reasons.iter().map(|(c, n)| format!("{c} {n}")).collect();
-            let _ = writeln!(out, "  {day}: {}", list.join(", "));
-        }
-    }
-    let _ = writeln!(
-        out,
-        "control log: {} objects, {}",
-        s.control_log.objects,
-        human_bytes(s.control_log.bytes)
-    );
-    for (name, h) in [("recover", &s.recover), ("redrive", &s.redrive)] {
-        if h.documents == 0 {
-            let _ = writeln!(out, "{name}: no runs recorded");
-        } else {
-            let _ = writeln!(out, "{name}: {} documents; newest:", h.documents);
-            for (key, doc) in h.newest.iter().take(5) {
-                let _ = writeln!(out, "  {key}: {}", brief(doc));
-            }
-        }
-    }
-    for n in &s.notes {
-        let _ = writeln!(out, "note: {n}");
-    }
-    if s.temporary.is_empty() {
-        let _ = writeln!(out, "temporary files: none");
-    } else {
-        let _ = writeln!(
-            out,
-            "temporary files: {} left by stopped writers (the next replay into a directory removes them):",
-            s.temporary.len()
-        );
-        for t in s.temporary.iter().take(10) {
-            let _ = writeln!(out, "  {} {}", t.key, when(t.modified_ms, s.now_ms));
-        }
-    }
-    out
-}
-
-/// A document's top-level scalar fields, on one line.
-fn brief(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Object(o) => o
-            .iter()
-            .filter(|(_, v)| !v.is_object() && !v.is_array())
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(" "),
-        other => other.to_string(),
-    }
-}
-
-/// Left-aligned columns, two spaces apart.
-fn table(rows: &[Vec<String>]) -> String {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for r in rows {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn partitions_and_ages() {
+    fn partitions() {
         assert_eq!(
             partition_of("dt=2025-01-01/hr=03/x.parquet").unwrap(),
             "dt=2025-01-01/hr=03"
         );
         assert_eq!(partition_of("x.parquet"), None);
-        assert_eq!(ago(0, 90_000), "1m ago");
-        assert_eq!(ago(0, 3 * 86_400_000), "3d ago");
     }
 }
