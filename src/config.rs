@@ -101,6 +101,18 @@ choice!(
     }
 );
 
+choice!(
+    /// How many objects a batch writes: one per table and partition, or one for the batch.
+    Objects {
+        /// One object per table and partition per batch, in the table's folder (the classic
+        /// layout: no compaction needed, one PUT per table a batch touches).
+        Table = "table",
+        /// One object per batch holding every table's rows, under `_batches/`, laid out per
+        /// table later by `cdc-sink compact` (one PUT per batch, whatever the table count).
+        Batch = "batch"
+    }
+);
+
 /// How a lake's data objects are written: format, compression, partitioning, partition time.
 /// One value, held by [`Config`] (what a writer writes), the Athena DDL options (what a reader
 /// reads) and the lake's layout document (what the lake holds).
@@ -114,6 +126,8 @@ pub struct Layout {
     pub partition: Partitioning,
     /// Which time places a row in a partition.
     pub partition_time: PartitionTime,
+    /// One object per table and partition per batch, or one per batch (compacted later).
+    pub objects: Objects,
 }
 
 impl Default for Layout {
@@ -123,6 +137,7 @@ impl Default for Layout {
             compression: Compression::Snappy,
             partition: Partitioning::Day,
             partition_time: PartitionTime::Commit,
+            objects: Objects::Table,
         }
     }
 }
@@ -131,8 +146,8 @@ impl Layout {
     /// The CLI flags that select this layout.
     pub fn flags(&self) -> String {
         format!(
-            "--format {} --compression {} --partition {} --partition-time {}",
-            self.format, self.compression, self.partition, self.partition_time
+            "--format {} --compression {} --partition {} --partition-time {} --objects {}",
+            self.format, self.compression, self.partition, self.partition_time, self.objects
         )
     }
 
@@ -150,8 +165,8 @@ impl fmt::Display for Layout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "format={} compression={} partition={} partition_time={}",
-            self.format, self.compression, self.partition, self.partition_time
+            "format={} compression={} partition={} partition_time={} objects={}",
+            self.format, self.compression, self.partition, self.partition_time, self.objects
         )
     }
 }
@@ -202,6 +217,8 @@ pub mod env {
     pub const PARTITION: &str = "CDC_PARTITION";
     /// Which time partitions a row: `commit` or `arrival` ([`PartitionTime`](super::PartitionTime)).
     pub const PARTITION_TIME: &str = "CDC_PARTITION_TIME";
+    /// Objects per batch: `table` or `batch` ([`Objects`](super::Objects)).
+    pub const OBJECTS: &str = "CDC_OBJECTS";
     /// Top-level key of DMS's before-image (`BeforeImageSettings.FieldName`), default `before-image`.
     pub const BEFORE_IMAGE_KEY: &str = "CDC_BEFORE_IMAGE_KEY";
     /// S3 bucket the lake is written to.
@@ -239,6 +256,7 @@ pub mod env {
         COMPRESSION,
         PARTITION,
         PARTITION_TIME,
+        OBJECTS,
         BEFORE_IMAGE_KEY,
         KMS_KEY_ID,
         MULTIPART_THRESHOLD_MB,
@@ -404,6 +422,9 @@ impl Config {
         let partition_time = errs
             .take(parse_given(&lookup(env::PARTITION_TIME)), None)
             .unwrap_or(PartitionTime::Commit);
+        let objects = errs
+            .take(parse_given(&lookup(env::OBJECTS)), None)
+            .unwrap_or(Objects::Table);
         let compression = match (format, compression) {
             (Format::Parquet, None) => Compression::Snappy,
             (Format::JsonLines, None) => Compression::None,
@@ -445,6 +466,7 @@ impl Config {
                 compression,
                 partition,
                 partition_time,
+                objects,
             },
             before_image_key,
             ..Config::default()
@@ -555,6 +577,13 @@ mod tests {
         assert_eq!(cfg.schema_refresh, std::time::Duration::from_secs(5));
         let e = from(&[(env::AWAIT_TABLE_DEF_SECS, "-1")]).unwrap_err();
         assert_eq!(e.0[0].name, "CDC_AWAIT_TABLE_DEF_SECS");
+        let e = from(&[(env::OBJECTS, "file")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "CDC_OBJECTS=\"file\" is not valid: accepted values: table, batch"
+        );
+        let cfg = from(&[(env::OBJECTS, "Batch")]).unwrap();
+        assert_eq!(cfg.layout.objects, Objects::Batch);
         let cfg = from(&[(env::AWAIT_TABLE_DEF_SECS, "0")]).unwrap();
         assert!(cfg.await_table_def.is_zero());
         let e = from(&[(env::BEFORE_IMAGE_KEY, "data")]).unwrap_err();

@@ -21,6 +21,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod athena;
+pub mod compact;
 pub mod config;
 pub mod decode;
 pub mod format;

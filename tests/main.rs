@@ -8,6 +8,7 @@ mod athena_read;
 mod athena_runner;
 mod bad_input;
 mod cli;
+mod compact;
 mod delivery;
 mod docs;
 mod faults;

@@ -2,7 +2,7 @@
 //! S3-compatible server the tests start), and each of them under a [`PrefixStore`]. What the
 //! lake relies on is checked the same way everywhere: whole-object puts that replace, gets with
 //! an ETag, conditional creates and replaces that refuse stale versions, sorted listings that
-//! stay inside their prefix, folders, and locations for messages.
+//! stay inside their prefix, folders, locations for messages, and deletes that may repeat.
 
 use crate::common;
 
@@ -126,6 +126,24 @@ async fn conformance<S: Store>(name: &str, store: &S) {
     assert!(
         store.location("a/b/x.parquet").ends_with("a/b/x.parquet"),
         "{name}"
+    );
+
+    // Deletes remove one object; deleting what is gone succeeds (a compactor's rerun).
+    store.delete("a/b/y.parquet").await.unwrap();
+    store.delete("a/b/y.parquet").await.unwrap();
+    store.delete("a/never/was.parquet").await.unwrap();
+    assert_eq!(store.get("a/b/y.parquet").await.unwrap(), None, "{name}");
+    let left: Vec<String> = store
+        .list("a/b/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(
+        left,
+        ["a/b/x.parquet"],
+        "{name}: only the deleted object went"
     );
 }
 

@@ -29,7 +29,7 @@ async fn init() -> Result<Handler<S3Store>, String> {
     };
     let store = S3Store::connect(&s3).await;
     tracing::info!(bucket = %s3.bucket, prefix = %prefix, format = %config.layout.format, compression = %config.layout.compression,
-        partition = %config.layout.partition, partition_time = %config.layout.partition_time, "cdc-sink initialised");
+        partition = %config.layout.partition, partition_time = %config.layout.partition_time, objects = %config.layout.objects, "cdc-sink initialised");
     let handler = Handler::new(config, &prefix, store);
     // A lake laid out differently refuses this function before its first event.
     if let Err(e) = handler.check_layout().await {

@@ -1,5 +1,6 @@
 //! Encoders: one Arrow RecordBatch in, the bytes of one object out.
 
+pub mod batch;
 pub mod jsonl;
 pub mod parquet;
 pub mod read;

@@ -38,7 +38,7 @@ fn err(e: impl std::fmt::Display) -> EncodeError {
 
 /// The writer properties of every file; the row group limit is never reached, so each file is
 /// one row group.
-fn properties(compression: Compression, dictionary: bool) -> WriterProperties {
+pub(super) fn properties(compression: Compression, dictionary: bool) -> WriterProperties {
     let codec = match compression {
         Compression::Snappy => PqCompression::SNAPPY,
         Compression::Zstd => PqCompression::ZSTD(ZstdLevel::default()),

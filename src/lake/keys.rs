@@ -50,6 +50,30 @@ impl Partition {
         }
     }
 
+    /// The `dt` value (`YYYY-MM-DD`), when partitioned.
+    pub fn dt(&self) -> Option<String> {
+        self.day.map(time::format_date)
+    }
+
+    /// The `hr` value (`HH`), when partitioned hourly.
+    pub fn hr(&self) -> Option<String> {
+        self.hour.map(|h| format!("{h:02}"))
+    }
+
+    /// The partition named by [`Self::dt`] and [`Self::hr`] values; `None` when they are not.
+    pub fn from_values(dt: Option<&str>, hr: Option<&str>) -> Option<Partition> {
+        let day = match dt {
+            Some(d) => Some(time::parse_date(d)? as i64),
+            None => None,
+        };
+        let hour = match hr {
+            Some(h) if h.len() == 2 => Some(h.parse::<u8>().ok().filter(|h| *h < 24)?),
+            Some(_) => return None,
+            None => None,
+        };
+        (day.is_some() || hour.is_none()).then_some(Partition { day, hour })
+    }
+
     /// `dt=YYYY-MM-DD[/hr=HH]/`, or empty.
     fn path(&self) -> String {
         let mut p = String::new();
@@ -120,6 +144,13 @@ pub const RECOVER_HISTORY: &str = "_control/recover/";
 pub const REDRIVE_MANIFESTS: &str = "_control/redrive/";
 /// The lake's layout document.
 pub const LAYOUT: &str = "_layout.json";
+/// The folder of batch objects (`objects = batch`): `_batches/dt=.../hr=.../{shard}-{seq}.parquet`,
+/// one per Lambda batch, until the compactor lays them out per table.
+pub const BATCHES: &str = "_batches/";
+/// The compactor's records: one document per compacted set of batch objects, and its lease.
+pub const COMPACTION: &str = "_control/compaction/";
+/// The compactor's lease: held by the one compactor at work.
+pub const COMPACTION_LEASE: &str = "_control/compaction/lease.json";
 
 /// True for a top-level folder or file the lake reserves (a schema folder never is one: see
 /// [`schema_segment`]).
@@ -161,6 +192,61 @@ pub fn data_key(
         escape_segment(shard),
         first_seq
     )
+}
+
+/// `_batches/dt=YYYY-MM-DD/hr=HH/{shard}-{first_seq}.parquet`: a batch object, in the hour its
+/// first row arrived in Kinesis (so a retried batch, which starts with the same record,
+/// writes the same key), whatever the lake's own partitioning.
+pub fn batch_key(arrival_us: i64, shard: &str, first_seq: &str) -> String {
+    format!(
+        "{BATCHES}{}{}-{first_seq}.parquet",
+        batch_hour(arrival_us).path(),
+        escape_segment(shard)
+    )
+}
+
+/// The hour folder of a batch object that arrived at `arrival_us`.
+pub fn batch_hour(arrival_us: i64) -> Partition {
+    Partition {
+        day: Some(arrival_us.div_euclid(MICROS_PER_DAY)),
+        hour: Some((arrival_us.rem_euclid(MICROS_PER_DAY) / 3_600_000_000) as u8),
+    }
+}
+
+/// The start of the hour of a batch object's key (`_batches/dt=.../hr=HH/...`), in hours since
+/// the epoch; `None` for a key of another shape.
+pub fn batch_key_hour(key: &str) -> Option<i64> {
+    let rest = key.strip_prefix(BATCHES)?;
+    let mut parts = rest.split('/');
+    let day = time::parse_date(parts.next()?.strip_prefix("dt=")?)? as i64;
+    let hour: i64 = parts.next()?.strip_prefix("hr=")?.parse().ok()?;
+    (parts.next().is_some() && (0..24).contains(&hour)).then_some(day * 24 + hour)
+}
+
+/// `{schema}/{table}/dt=.../compacted-{window}-{inputs}-{part}.{ext}`: a compacted object.
+/// `window` names the compacted time window and `inputs` the set of batch objects it was made
+/// from, so a rerun over the same inputs writes the same keys, and a later pass over other
+/// inputs (a batch recovered after its window was compacted) never overwrites an earlier one.
+/// No Kinesis shard id starts with `compacted`, so it never meets a key a batch writes.
+pub fn compacted_key(
+    table: &TableId,
+    part: &Partition,
+    window: &str,
+    inputs: &str,
+    n: usize,
+    ext: &str,
+) -> String {
+    format!(
+        "{}{}compacted-{window}-{inputs}-{n:04}.{ext}",
+        table_folder(table),
+        part.path()
+    )
+}
+
+/// `_control/compaction/{window}-{inputs}.json`: the record of one compaction pass, written
+/// once its objects are durable and before its batch objects are removed.
+pub fn compaction_record_key(window: &str, inputs: &str) -> String {
+    format!("{COMPACTION}{window}-{inputs}.json")
 }
 
 /// `_control/dt=.../{shard}-{first_seq}.jsonl`
@@ -276,6 +362,42 @@ mod tests {
         assert_eq!(
             control_key(&Partition::log(t), "sh", "7"),
             "_control/dt=2025-11-03/sh-7.jsonl"
+        );
+    }
+
+    #[test]
+    fn batch_keys_are_by_arrival_hour_and_compacted_keys_never_meet_them() {
+        let t = 20_395 * MICROS_PER_DAY + 8 * 3_600_000_000 + 5;
+        let k = batch_key(t, "shardId-000000000003", "4965");
+        assert_eq!(
+            k,
+            "_batches/dt=2025-11-03/hr=08/shardId-000000000003-4965.parquet"
+        );
+        assert_eq!(batch_key_hour(&k), Some(20_395 * 24 + 8));
+        assert_eq!(batch_key_hour("_batches/dt=2025-11-03/x.parquet"), None);
+        assert_eq!(batch_key_hour("s/t/dt=2025-11-03/hr=08/x.parquet"), None);
+        let p = Partition::for_row(&Config::default(), Some(t), None, 0);
+        let c = compacted_key(
+            &TableId::new("s", "t"),
+            &p,
+            "2025-11-03T08_1h",
+            "0123abcd",
+            2,
+            "parquet",
+        );
+        assert_eq!(
+            c,
+            "s/t/dt=2025-11-03/compacted-2025-11-03T08_1h-0123abcd-0002.parquet"
+        );
+        assert_eq!(
+            Partition::from_values(p.dt().as_deref(), p.hr().as_deref()),
+            Some(p)
+        );
+        assert_eq!(Partition::from_values(Some("2025-11-03"), Some("24")), None);
+        assert_eq!(Partition::from_values(None, Some("01")), None);
+        assert_eq!(
+            compaction_record_key("2025-11-03T08_1h", "0123abcd"),
+            "_control/compaction/2025-11-03T08_1h-0123abcd.json"
         );
     }
 

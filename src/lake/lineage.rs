@@ -26,6 +26,26 @@ pub const LINEAGE: [(&str, ColumnType); 10] = [
     ("cdc_before", ColumnType::String),
 ];
 
+/// The columns of a batch object (`objects = batch`, under `_batches/`) besides [`LINEAGE`]:
+/// which table a row belongs to, the partition it takes in that table's folder, and its values
+/// as one JSON object (every table's rows share the object, so they cannot share typed
+/// columns). Values are written as the JSON Lines format writes them (see `format::jsonl`),
+/// which the views cast to the registered type and the compactor reads back exactly.
+pub mod batch {
+    /// The source schema.
+    pub const SCHEMA: &str = "cdc_schema";
+    /// The source table.
+    pub const TABLE: &str = "cdc_table";
+    /// The row's `dt` partition in its table (`YYYY-MM-DD`), NULL when not partitioned.
+    pub const DT: &str = "cdc_dt";
+    /// The row's `hr` partition in its table (`HH`), NULL unless partitioned hourly.
+    pub const HR: &str = "cdc_hr";
+    /// The row's values: one JSON object keyed by lake column name, NULLs left out.
+    pub const VALUES: &str = "cdc_values";
+    /// The leading columns, in file order (the lineage columns follow).
+    pub const LEAD: [&str; 5] = [SCHEMA, TABLE, DT, HR, VALUES];
+}
+
 /// True when a source column would clash with a lineage column or a partition column (`dt`,
 /// `hr`), in any case (Spark, Glue and Hive compare column names case-insensitively); such
 /// columns are written as `src_<name>`.

@@ -198,6 +198,8 @@ pub(super) struct BatchBuilder<'c, S: ?Sized> {
     pub(super) fallback_seq: String,
     /// The newest commit time of a data row so far (freshness).
     pub(super) newest_commit_us: Option<i64>,
+    /// The first data row's shard, sequence number and arrival time: the batch object's key.
+    pub(super) first_row: Option<(String, String, i64)>,
 }
 
 impl<'c, S: SchemaSource + ?Sized> BatchBuilder<'c, S> {
@@ -222,6 +224,7 @@ impl<'c, S: SchemaSource + ?Sized> BatchBuilder<'c, S> {
             fallback_arrival,
             fallback_seq,
             newest_commit_us: None,
+            first_row: None,
         }
     }
 
@@ -476,6 +479,9 @@ impl<'c, S: SchemaSource + ?Sized> BatchBuilder<'c, S> {
         };
         let part = Partition::for_row(self.cfg, commit_us, dms_us, arrival_us);
         self.newest_commit_us = self.newest_commit_us.max(commit_us);
+        if self.first_row.is_none() {
+            self.first_row = Some((shard.to_string(), seq.to_string(), arrival_us));
+        }
 
         let t = &mut self.tables[ti];
         let known = t.columns.len();

@@ -3,8 +3,8 @@
 
 use super::builder::{BatchBuilder, Group, TableState};
 use super::{Batch, EncodedObject, ObjectKind, PipelineError};
-use crate::config::Config;
-use crate::format::{EncodeError, TableEncoder};
+use crate::config::{Config, Objects};
+use crate::format::{batch, EncodeError, TableEncoder};
 use crate::lake::keys::{self, Partition};
 use crate::model::change::TableId;
 use crate::pipeline::columns::lineage_fields;
@@ -24,6 +24,7 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
         first_seq: Option<String>,
         oldest_arrival_us: Option<i64>,
     ) -> Result<Batch, PipelineError> {
+        let first_row = self.first_row.clone();
         let BatchBuilder {
             cfg,
             mut counts,
@@ -89,9 +90,16 @@ impl<S: SchemaSource + ?Sized> BatchBuilder<'_, S> {
         // up to CDC_ENCODE_THREADS threads, results in job order, so the objects and keys do
         // not depend on the thread count.
         let threads = parallel::threads(cfg.encode_threads);
-        let mut objects = parallel::map(jobs, threads, |(ti, g)| encode_group(&plans[ti], g, cfg))
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut objects = match cfg.layout.objects {
+            Objects::Table => {
+                parallel::map(jobs, threads, |(ti, g)| encode_group(&plans[ti], g, cfg))
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            Objects::Batch => batch_object(&plans, jobs, cfg, first_row)?
+                .into_iter()
+                .collect(),
+        };
         let mut quarantine_reasons: Vec<(String, u64)> = Vec::new();
         for (_, e) in &quarantine {
             match quarantine_reasons
@@ -148,11 +156,8 @@ struct TablePlan {
 }
 
 impl TablePlan {
-    fn shared(&self, cfg: &Config) -> Result<Arc<(SchemaRef, TableEncoder)>, EncodeError> {
-        let mut slot = self.shared.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = &*slot {
-            return Ok(s.clone());
-        }
+    /// The table's typed columns, then the lineage columns.
+    fn schema(&self) -> SchemaRef {
         let fields: Vec<Field> = self
             .typed
             .iter()
@@ -160,7 +165,15 @@ impl TablePlan {
             .map(|(&(_, ty), name)| Field::new(name.clone(), ty.arrow(), true))
             .chain(lineage_fields())
             .collect();
-        let schema = Arc::new(Schema::new(fields));
+        Arc::new(Schema::new(fields))
+    }
+
+    fn shared(&self, cfg: &Config) -> Result<Arc<(SchemaRef, TableEncoder)>, EncodeError> {
+        let mut slot = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = &*slot {
+            return Ok(s.clone());
+        }
+        let schema = self.schema();
         let s = Arc::new((schema.clone(), TableEncoder::new(schema, cfg)?));
         *slot = Some(s.clone());
         Ok(s)
@@ -172,6 +185,70 @@ impl TablePlan {
             self.shared.lock().unwrap_or_else(|e| e.into_inner()).take();
         }
     }
+}
+
+/// Every group's rows as the one batch object of `objects = batch`, keyed by the batch's
+/// first data row (its shard, sequence number and arrival hour); `None` without data rows.
+fn batch_object(
+    plans: &[TablePlan],
+    jobs: Vec<(usize, Group)>,
+    cfg: &Config,
+    first_row: Option<(String, String, i64)>,
+) -> Result<Option<EncodedObject>, PipelineError> {
+    let Some((shard, seq, arrival_us)) = first_row else {
+        return Ok(None);
+    };
+    let mut parts = Vec::with_capacity(jobs.len());
+    for (ti, mut g) in jobs {
+        let plan = &plans[ti];
+        let schema = plan.schema();
+        let rows =
+            RecordBatch::try_new(schema, group_arrays(plan, &mut g)).map_err(|e| EncodeError {
+                format: "arrow",
+                message: e.to_string(),
+            })?;
+        parts.push((ti, g.part, rows));
+    }
+    // By table, then partition: a reader of one table finds its rows together.
+    parts.sort_by(|a, b| {
+        let (x, y) = (&plans[a.0].id, &plans[b.0].id);
+        (&x.schema, &x.table, a.1).cmp(&(&y.schema, &y.table, b.1))
+    });
+    let rows: usize = parts.iter().map(|p| p.2.num_rows()).sum();
+    let tables: Vec<batch::TableRows<'_>> = parts
+        .into_iter()
+        .map(|(ti, part, rows)| batch::TableRows {
+            schema: &plans[ti].id.schema,
+            table: &plans[ti].id.table,
+            dt: part.dt(),
+            hr: part.hr(),
+            rows,
+            values: plans[ti].typed.len(),
+        })
+        .collect();
+    let Some(body) = batch::encode(&tables, cfg.layout.compression)? else {
+        return Ok(None);
+    };
+    Ok(Some(EncodedObject {
+        key: keys::batch_key(arrival_us, &shard, &seq),
+        body: Bytes::from(body),
+        kind: ObjectKind::Data,
+        rows,
+    }))
+}
+
+/// A group's columns: the table's typed columns (NULL where the group has no value), then
+/// the lineage columns.
+fn group_arrays(plan: &TablePlan, g: &mut Group) -> Vec<ArrayRef> {
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(plan.typed.len() + 10);
+    for &(ci, ty) in &plan.typed {
+        arrays.push(match g.cols.get_mut(ci).and_then(Option::as_mut) {
+            Some(b) => b.finish(),
+            None => new_null_array(&ty.arrow(), g.rows),
+        });
+    }
+    arrays.extend(g.lineage.finish());
+    arrays
 }
 
 /// One (table, partition) group's rows, as one encoded object.
@@ -188,14 +265,7 @@ fn encode_rows(
 ) -> Result<EncodedObject, PipelineError> {
     let shared = plan.shared(cfg)?;
     let (schema, encoder) = &*shared;
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    for &(ci, ty) in &plan.typed {
-        arrays.push(match g.cols.get_mut(ci).and_then(Option::as_mut) {
-            Some(b) => b.finish(),
-            None => new_null_array(&ty.arrow(), g.rows),
-        });
-    }
-    arrays.extend(g.lineage.finish());
+    let arrays = group_arrays(plan, &mut g);
     let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| EncodeError {
         format: "arrow",
         message: e.to_string(),

@@ -11,6 +11,7 @@
 
 mod builder;
 pub mod columns;
+pub mod compact;
 mod finish;
 pub mod parallel;
 pub mod quarantine;

@@ -49,6 +49,10 @@ impl Store for AnyStore {
         each!(self, s => s.list(prefix).await)
     }
 
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        each!(self, s => s.delete(key).await)
+    }
+
     async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         each!(self, s => s.list_folders(prefix).await)
     }

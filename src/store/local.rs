@@ -267,6 +267,16 @@ impl Store for LocalDir {
             .collect())
     }
 
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.path_of(key)?;
+        let _guard = LOCAL_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.fail(&path, e)),
+        }
+    }
+
     async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let dir = self.root.join(prefix);
         let mut out = Vec::new();

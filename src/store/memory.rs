@@ -69,6 +69,11 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.objects().remove(key);
+        Ok(())
+    }
+
     async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let objects = self.objects();
         Ok(folders_of(prefix, objects.keys().map(String::as_str)))

@@ -113,6 +113,10 @@ pub trait Store: Send + Sync {
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<ObjectInfo>, StoreError>> + Send;
 
+    /// Removes the object under `key`; removing one that does not exist succeeds (S3's
+    /// `DeleteObject`), so a repeated removal is harmless. Only the compactor removes objects.
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// The "folders" directly under `prefix` (a prefix ending in `/`, or empty): key prefixes
     /// ending in `/`, sorted. One request per 1,000 folders on S3, not per object.
     fn list_folders(
@@ -177,6 +181,10 @@ impl<S: Store + ?Sized> Store for &S {
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<ObjectInfo>, StoreError>> + Send {
         (**self).list(prefix)
+    }
+
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).delete(key)
     }
 
     fn list_folders(

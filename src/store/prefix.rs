@@ -87,6 +87,10 @@ impl<S: Store> Store for PrefixStore<S> {
         Ok(out)
     }
 
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(&self.full_key(key)).await
+    }
+
     async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let out = self.inner.list_folders(&self.full_key(prefix)).await?;
         Ok(out.into_iter().map(|k| self.relative(k)).collect())

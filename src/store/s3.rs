@@ -592,6 +592,21 @@ impl Store for S3Store {
         self.list_objects(prefix).await
     }
 
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if status(&e) == Some(404) && !is_no_such_bucket(&e) => Ok(()),
+            Err(e) => Err(self.fail_sdk(key, e)),
+        }
+    }
+
     async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.list_folders_(prefix).await
     }

@@ -246,6 +246,15 @@ impl<S: Store> Store for Flaky<S> {
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
         self.inner.list(prefix).await
     }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        if self.budget.fetch_sub(1, Ordering::SeqCst) <= 0 {
+            return Err(StoreError {
+                location: key.into(),
+                message: "injected failure".into(),
+            });
+        }
+        self.inner.delete(key).await
+    }
     async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.inner.list_folders(prefix).await
     }

@@ -30,6 +30,11 @@ pub struct PipelineFlags {
     /// arrival (Kinesis arrival time) [default: commit] [env: CDC_PARTITION_TIME]
     #[arg(long, value_name = "commit|arrival")]
     pub partition_time: Option<String>,
+    /// Objects per batch: table (one per table and partition) or batch (one per batch, laid
+    /// out per table later by `cdc-sink compact`); recorded in the lake's _layout.json
+    /// [default: table] [env: CDC_OBJECTS]
+    #[arg(long, value_name = "table|batch")]
+    pub objects: Option<String>,
     /// Top-level key of the before-image in DMS messages (the task's
     /// BeforeImageSettings.FieldName) [default: before-image] [env: CDC_BEFORE_IMAGE_KEY]
     #[arg(long, value_name = "KEY")]
@@ -52,6 +57,7 @@ impl PipelineFlags {
                 "--partition-time",
                 &self.partition_time,
             ),
+            (env::OBJECTS, "--objects", &self.objects),
             (
                 env::BEFORE_IMAGE_KEY,
                 "--before-image-key",

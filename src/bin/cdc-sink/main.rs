@@ -4,6 +4,7 @@
 mod athena;
 mod bench;
 mod common;
+mod compact;
 mod generate;
 mod recover;
 mod redrive;
@@ -45,6 +46,9 @@ enum Command {
     Recover(recover::RecoverArgs),
     /// Re-process quarantined records after their cause is fixed (e.g. a schema override).
     Redrive(redrive::RedriveArgs),
+    /// Lays the batch objects of closed time windows (a lake written with --objects batch) out
+    /// per table, then removes them. Safe to rerun or to stop at any point.
+    Compact(compact::CompactArgs),
     /// The lake at a glance: layout, tables (objects, bytes, partitions, last write), schema
     /// versions and pending conflicts, quarantine by reason and day, recover and redrive
     /// history, leftover temporary files. Reads listings and small documents only.
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
                     Command::Status(args) => status::run(args).await.map_err(failed),
                     Command::Recover(args) => recover::run(args).await.map_err(failed),
                     Command::Redrive(args) => redrive::run(args).await.map_err(failed),
+                    Command::Compact(args) => compact::run(args).await.map_err(failed),
                     Command::Bench(_) | Command::Generate(_) => Ok(()),
                 }
             }),
