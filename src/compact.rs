@@ -295,6 +295,11 @@ async fn run<S: Store>(
             .push(obj);
     }
     let close_us = o.close_after_secs as i64 * 1_000_000;
+    // The lake's own layout: compacted objects are written exactly as `objects = table` would.
+    let cfg = crate::config::Config {
+        layout: lake.recorded_layout().unwrap_or_default(),
+        ..crate::config::Config::default()
+    };
     let mut schemas: Option<Snapshot> = None;
     for (start, objects) in windows {
         let end_us = (start + o.window_hours as i64) * 3_600_000_000;
@@ -319,7 +324,6 @@ async fn run<S: Store>(
             }
         }
         let mut objects = objects;
-        let before = objects.len();
         let mut done_earlier = Vec::new();
         objects.retain(|x| {
             let seen = recorded.contains(&(x.key.clone(), x.size));
@@ -333,7 +337,7 @@ async fn run<S: Store>(
                 store.delete(key).await?;
             }
         }
-        report.finished_earlier += before - objects.len();
+        report.finished_earlier += done_earlier.len();
         for inputs in passes(objects, o.max_input_bytes) {
             let id = inputs_id(&inputs);
             let record_key = keys::compaction_record_key(&window, &id);
@@ -359,10 +363,6 @@ async fn run<S: Store>(
             if rows.len() != inputs.len() {
                 continue;
             }
-            let cfg = crate::config::Config {
-                layout: lake.recorded_layout().unwrap_or_default(),
-                ..crate::config::Config::default()
-            };
             let Some(snapshot) = schemas.as_ref() else {
                 continue;
             };
