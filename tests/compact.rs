@@ -186,13 +186,6 @@ async fn compacted_batch_objects_hold_exactly_what_table_objects_hold() {
     assert_eq!(files(batch_dir.path()), before);
 }
 
-fn files_under(dir: &Path, prefix: &str) -> Vec<String> {
-    files(dir)
-        .into_iter()
-        .filter(|k| k.starts_with(prefix))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_compactor_stopped_at_any_write_or_removal_loses_and_duplicates_nothing() {
     let scratch = tempfile::tempdir().unwrap();

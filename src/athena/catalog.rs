@@ -137,8 +137,13 @@ pub fn sync_statements(tables: &[TableDdl], o: &DdlOptions, catalog: &Catalog) -
             sql: sql.to_string(),
         })
     };
+    if let Some(sql) = super::batches::create_batches_table(o) {
+        if !catalog.contains_key(super::batches::BATCHES_TABLE) {
+            push(super::batches::BATCHES_TABLE.to_string(), &sql);
+        }
+    }
     for t in tables {
-        let ext = t.athena_table.clone();
+        let ext = t.external_table.clone();
         match catalog.get(&ext) {
             None => push(ext.clone(), &t.create_table),
             Some(have) => {
@@ -158,6 +163,11 @@ pub fn sync_statements(tables: &[TableDdl], o: &DdlOptions, catalog: &Catalog) -
                 }
             }
         }
+        // The views below read `<table>`: in a batch lake, the view over both halves.
+        if let Some(v) = &t.source_view {
+            push(t.athena_table.clone(), v);
+        }
+        let ext = t.athena_table.clone();
         if t.has_key() {
             let state = format!("{ext}_state");
             match catalog.get(&state) {

@@ -10,6 +10,7 @@
 //! table, source order), [`merge`] (MERGE, tombstone purge, OPTIMIZE, VACUUM), [`views`] (the
 //! views), [`catalog`] (what brings an existing catalog up to date); [`runner`] runs them.
 
+pub mod batches;
 pub mod catalog;
 pub mod job;
 pub mod merge;
@@ -50,8 +51,14 @@ pub struct TableDdl {
     pub table: String,
     /// The Athena table name (`{schema}__{table}`, see [`names::table_name`]).
     pub athena_table: String,
+    /// The external table over the table's folder: `athena_table`, or `<athena_table>_compacted`
+    /// in a batch lake.
+    pub external_table: String,
     /// `CREATE EXTERNAL TABLE` over the table's folder, with partition projection.
     pub create_table: String,
+    /// In a batch lake, the view `<athena_table>`: compacted objects plus batch objects not yet
+    /// compacted (see [`batches`]); every other view reads it.
+    pub source_view: Option<String>,
     /// The `<table>_changes` view: every change once, de-duplicated on `cdc_shard`, `cdc_seq`.
     pub changes_view: String,
     /// A view over the state table and the lake's tail, or a `--` comment when there is no
@@ -94,7 +101,9 @@ pub fn ddl_with_tail(
                 schema: d.schema.clone(),
                 table: d.table.clone(),
                 athena_table: table_name(&d.schema, &d.table),
+                external_table: batches::external_table_name(&d.schema, &d.table, o),
                 create_table: create_table(d, &s, o),
+                source_view: batches::source_view(d, &s, o),
                 changes_view: changes_view(d, &s, o),
                 current_view: current_view(d, &s, o, tail_days),
                 current_history_view: current_history_view(d, &s, o),
@@ -114,10 +123,19 @@ pub fn script(tables: &[TableDdl], o: &DdlOptions) -> String {
         o.location,
         hive_ident(&o.database)
     );
+    if let Some(b) = batches::create_batches_table(o) {
+        out.push('\n');
+        out.push_str(&b);
+        out.push_str(";\n");
+    }
     for t in tables {
         out.push('\n');
         out.push_str(&t.create_table);
         out.push_str(";\n\n");
+        if let Some(v) = &t.source_view {
+            out.push_str(v);
+            out.push_str(";\n\n");
+        }
         if t.has_key() {
             out.push_str(&t.state_table);
             out.push_str(";\n\n");
@@ -145,6 +163,9 @@ pub fn statements(tables: &[TableDdl], o: &DdlOptions) -> Vec<(String, String)> 
         "000-database.sql".to_string(),
         format!("CREATE DATABASE IF NOT EXISTS {}", hive_ident(&o.database)),
     )];
+    if let Some(b) = batches::create_batches_table(o) {
+        out.push((format!("001-{}.sql", batches::BATCHES_TABLE), b));
+    }
     for t in tables {
         let mut push = |suffix: &str, sql: &str| {
             let n = out.len();
@@ -153,7 +174,12 @@ pub fn statements(tables: &[TableDdl], o: &DdlOptions) -> Vec<(String, String)> 
                 sql.to_string(),
             ));
         };
-        push("", &t.create_table);
+        if let Some(v) = &t.source_view {
+            push("_compacted", &t.create_table);
+            push("", v);
+        } else {
+            push("", &t.create_table);
+        }
         if t.has_key() {
             push("_state", &t.state_table);
         }

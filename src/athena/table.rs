@@ -1,12 +1,13 @@
 //! `CREATE EXTERNAL TABLE` over the change lake, with partition projection matching the layout.
 
-use super::names::{comment_name, hive_ident, literal, table_location, table_name};
+use super::batches::external_table_name;
+use super::names::{comment_name, hive_ident, literal, table_location};
 use super::DdlOptions;
 use crate::config::{Format, Partitioning};
 use crate::schema::registry::Registered;
 use crate::schema::{ColumnType, TableSchema};
 
-fn lineage_hive() -> Vec<(&'static str, &'static str)> {
+pub(crate) fn lineage_hive() -> Vec<(&'static str, &'static str)> {
     crate::lake::lineage::LINEAGE
         .iter()
         .map(|(n, t)| {
@@ -24,7 +25,8 @@ fn lineage_hive() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// `CREATE EXTERNAL TABLE` with partition projection.
+/// `CREATE EXTERNAL TABLE` over a source table's folder, with partition projection (named
+/// `<table>_compacted` in a batch lake, see [`super::batches`]).
 pub fn create_table(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
     let mut cols: Vec<String> = s
         .columns
@@ -42,7 +44,7 @@ pub fn create_table(d: &Registered, s: &TableSchema, o: &DdlOptions) -> String {
             .into_iter()
             .map(|(n, t)| format!("  {} {t}", hive_ident(n))),
     );
-    let name = table_name(&d.schema, &d.table);
+    let name = external_table_name(&d.schema, &d.table, o);
     let loc = table_location(o, d);
     let mut sql = format!(
         "-- {} (registry version {})\nCREATE EXTERNAL TABLE IF NOT EXISTS {}.{} (\n{}\n)\n",

@@ -133,6 +133,7 @@ pub fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a dyn Array {
         .as_ref()
 }
 pub mod delivery;
+pub mod lake_tables;
 pub mod s3;
 pub mod servers;
 pub mod streams;
@@ -269,6 +270,14 @@ pub mod proxy;
 
 /// Runs one of the Python scripts in tests/py with the test venv's interpreter (tests/run.sh
 /// sets CDC_TEST_PYTHON), asserts it succeeded, and returns its standard output as JSON.
+/// The keys of the files under `dir` that start with `prefix`.
+pub fn files_under(dir: &std::path::Path, prefix: &str) -> Vec<String> {
+    files(dir)
+        .into_iter()
+        .filter(|k| k.starts_with(prefix))
+        .collect()
+}
+
 pub fn python_json(script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
     let python = std::env::var("CDC_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let out = std::process::Command::new(&python)

@@ -7,6 +7,8 @@ engines with each other and with the generator's truth.
 usage: cross_read.py MANIFEST.json duckdb|spark
   MANIFEST: {"lakes": [{"name", "tables": [{"key", "athena_table", "path", "changes_view",
              "current_view", "truth": bool}]}]}   (written by tests/readers.rs)
+  A batch lake's table has, instead of "path", "relations" (the external tables, see
+  register_relations) and "source_view" (the generated view `<table>` over them).
 Spark runs on 127.0.0.1 with its UI off, one session for all lakes, in UTC.
 """
 import datetime
@@ -54,6 +56,25 @@ def rows_of(cols, rows):
     out = [{c: norm(v) for c, v in zip(cols, r)} for r in rows]
     out.sort(key=lambda r: json.dumps(r, sort_keys=True))
     return out
+
+
+def has_parquet(path):
+    return any(f.endswith(".parquet") for _, _, fs in os.walk(path) for f in fs)
+
+
+def register_relations(engine, dialect, t):
+    """Registers a table's relations: each external table from its folder, or, when the folder
+    holds no object yet (Athena reads an empty table), as an empty relation of the DDL's types
+    ("empty": a Hive SELECT ... WHERE FALSE); then the generated view `<table>` over them."""
+    for rel in t.get("relations", []):
+        if has_parquet(rel["path"]):
+            engine.register(rel["name"], rel["path"])
+        else:
+            engine.view(rel["name"], sqlglot.transpile(rel["empty"], read="hive", write=dialect)[0])
+    if t.get("source_view"):
+        engine.view(*view_query(t["source_view"], dialect))
+    else:
+        engine.register(t["athena_table"], t["path"])
 
 
 def view_query(view_sql, dialect):
@@ -136,7 +157,7 @@ def main(manifest_path, engine_name):
             name = t["athena_table"]
             r = {}
             try:
-                engine.register(name, t["path"])
+                register_relations(engine, dialect, t)
                 cols, rows = engine.query(f"SELECT * FROM {name}")
                 r["rows"] = rows_of(cols, rows)
                 for view in (t["changes_view"], t["current_view"]):

@@ -1,7 +1,8 @@
 """Runs the generated Athena views (`_changes`, `_current_history`) on a cdc-sink lake with
 DuckDB and prints what they return (tests/py/iceberg_oracle.py runs the state-table `_current`).
 
-The external table is emulated with read_parquet over the table's folder (Hive partitions,
+The external table is emulated with read_parquet over the table's folder (in a batch lake, the
+compacted table and `cdc_batches`, under the generated view `<table>`; see cross_read.py) (Hive partitions,
 partition values as strings, columns by name as Athena reads Parquet); the views are the
 generated Trino SQL, transpiled to DuckDB by sqlglot. Rows are printed in a canonical form
 (see cdc_sink::generate::canonical) so the Rust test can compare them with the simulation.
@@ -15,20 +16,19 @@ import duckdb
 import sqlglot
 
 from canonical import canonical
+from cross_read import DuckDb, register_relations
 
 
 def main(manifest_path):
     manifest = json.load(open(manifest_path))
-    con = duckdb.connect()
+    engine = DuckDb()
+    con = engine.con
     db = manifest["database"]
     con.execute(f'CREATE SCHEMA "{db}"')
+    con.execute(f'SET schema = \'{db}\'')
     out = {}
     for t in manifest["tables"]:
-        glob = (t["path"] + "/**/*.parquet").replace("'", "''")
-        con.execute(
-            f'CREATE VIEW "{db}"."{t["athena_table"]}" AS SELECT * FROM read_parquet(\'{glob}\', '
-            "hive_partitioning=true, hive_types_autocast=false, union_by_name=true)"
-        )
+        register_relations(engine, "duckdb", t)
         for view in (t["changes_view"], t["current_view"]):
             con.execute(sqlglot.transpile(view, read="trino", write="duckdb")[0])
         changes = con.execute(
