@@ -48,6 +48,9 @@ pub struct CompactOptions {
     pub now_us: i64,
     /// Only report what would be compacted.
     pub dry_run: bool,
+    /// Stop between passes once the clock reaches this (µs since the epoch; the Lambda's
+    /// deadline less a reserve): what is left counts as waiting, for the next run.
+    pub stop_before_us: Option<i64>,
 }
 
 impl Default for CompactOptions {
@@ -60,6 +63,7 @@ impl Default for CompactOptions {
             lease_secs: 900,
             now_us: time::now_us(),
             dry_run: false,
+            stop_before_us: None,
         }
     }
 }
@@ -90,12 +94,23 @@ pub struct CompactReport {
     pub passes: Vec<PassRecord>,
     /// Batch objects an earlier run compacted and recorded but had not removed yet (removed now).
     pub finished_earlier: usize,
-    /// Batch objects still waiting: in windows not closed yet.
+    /// Batch objects still waiting: in windows not closed yet, or left by a stop.
     pub open_objects: usize,
     /// Their bytes.
     pub open_bytes: u64,
-    /// The oldest batch hour not compacted, in hours since the epoch.
+    /// The first hour of the oldest window still waiting, in hours since the epoch.
     pub oldest_open_hour: Option<i64>,
+    /// The run stopped at [`CompactOptions::stop_before_us`] with closed windows left.
+    pub stopped_early: bool,
+}
+
+impl CompactReport {
+    /// Counts batch objects of the window starting at `start` as waiting.
+    fn wait(&mut self, start: i64, objects: &[ObjectInfo]) {
+        self.open_objects += objects.len();
+        self.open_bytes += objects.iter().map(|x| x.size).sum::<u64>();
+        self.oldest_open_hour = self.oldest_open_hour.or(Some(start));
+    }
 }
 
 /// Why compaction stopped.
@@ -301,12 +316,15 @@ async fn run<S: Store>(
         ..crate::config::Config::default()
     };
     let mut schemas: Option<Snapshot> = None;
+    // Checked between passes; once past, every window and pass not begun waits.
+    let stop = |r: &mut CompactReport| {
+        r.stopped_early |= o.stop_before_us.is_some_and(|s| time::now_us() >= s);
+        r.stopped_early
+    };
     for (start, objects) in windows {
         let end_us = (start + o.window_hours as i64) * 3_600_000_000;
-        if end_us + close_us > o.now_us {
-            report.open_objects += objects.len();
-            report.open_bytes += objects.iter().map(|x| x.size).sum::<u64>();
-            report.oldest_open_hour = report.oldest_open_hour.or(Some(start));
+        if end_us + close_us > o.now_us || stop(&mut report) {
+            report.wait(start, &objects);
             continue;
         }
         let window = window_name(start, o.window_hours);
@@ -333,20 +351,22 @@ async fn run<S: Store>(
             !seen
         });
         if !o.dry_run {
-            for key in &done_earlier {
-                store.delete(key).await?;
-            }
+            delete_all(store, done_earlier.iter().map(String::as_str)).await?;
         }
         report.finished_earlier += done_earlier.len();
         for inputs in passes(objects, o.max_input_bytes) {
+            if stop(&mut report) {
+                report.wait(start, &inputs);
+                continue;
+            }
             let id = inputs_id(&inputs);
             let record_key = keys::compaction_record_key(&window, &id);
             if schemas.is_none() {
                 schemas = Some(Snapshot::load(store).await?);
             }
             let mut rows = Vec::with_capacity(inputs.len());
-            for obj in &inputs {
-                let Some((body, _)) = store.get(&obj.key).await? else {
+            for (obj, body) in inputs.iter().zip(get_all(store, &inputs).await?) {
+                let Some(body) = body else {
                     // Gone since the listing: only another compactor removes batch objects,
                     // and the lease says there is none; leave the window to the next run.
                     tracing::warn!(key = %obj.key, "batch object vanished; window left for the next run");
@@ -395,9 +415,7 @@ async fn run<S: Store>(
                 .await?;
                 let body = serde_json::to_vec_pretty(&rec).unwrap_or_default();
                 lake.put_document(&record_key, Bytes::from(body)).await?;
-                for (key, _) in &rec.inputs {
-                    store.delete(key).await?;
-                }
+                delete_all(store, rec.inputs.iter().map(|(k, _)| k.as_str())).await?;
             }
             progress(&rec);
             report.passes.push(rec);
@@ -423,6 +441,40 @@ fn passes(objects: Vec<ObjectInfo>, max_bytes: u64) -> Vec<Vec<ObjectInfo>> {
         }
     }
     out
+}
+
+/// Requests in flight at once when reading or removing batch objects.
+const CONCURRENCY: usize = 16;
+
+/// The bodies of `objects`, in order (`None` for one gone since the listing), read
+/// [`CONCURRENCY`] at a time.
+async fn get_all<S: Store>(
+    store: &S,
+    objects: &[ObjectInfo],
+) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(
+        objects
+            .iter()
+            .map(|o| async move { store.get(&o.key).await.map(|got| got.map(|(body, _)| body)) }),
+    )
+    .buffered(CONCURRENCY)
+    .try_collect()
+    .await
+}
+
+/// Removes `keys`, [`CONCURRENCY`] at a time; the first failure fails the call (a removal is
+/// idempotent, so the next run repeats it).
+async fn delete_all<'k, S: Store>(
+    store: &S,
+    keys: impl Iterator<Item = &'k str>,
+) -> Result<(), StoreError> {
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(keys.map(|k| store.delete(k)))
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await
+        .map(|_| ())
 }
 
 #[cfg(test)]

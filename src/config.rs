@@ -247,6 +247,14 @@ pub mod env {
     pub const ENCODE_THREADS: &str = "CDC_ENCODE_THREADS";
     /// Seconds rows of an undeclared table wait for its `create-table` ([`DEFAULT_AWAIT_TABLE_DEF_SECS`](super::DEFAULT_AWAIT_TABLE_DEF_SECS)).
     pub const AWAIT_TABLE_DEF_SECS: &str = "CDC_AWAIT_TABLE_DEF_SECS";
+    /// The compaction function: hours per window (1, 2, 3, 4, 6, 8, 12 or 24), default 1.
+    pub const COMPACT_WINDOW_HOURS: &str = "CDC_COMPACT_WINDOW_HOURS";
+    /// The compaction function: seconds after a window's end before it is compacted, default 3600.
+    pub const COMPACT_CLOSE_AFTER_SECS: &str = "CDC_COMPACT_CLOSE_AFTER_SECS";
+    /// The compaction function: target size of a compacted object in MiB, default 128.
+    pub const COMPACT_TARGET_MB: &str = "CDC_COMPACT_TARGET_MB";
+    /// The compaction function: batch-object MiB read into memory by one pass, default 256.
+    pub const COMPACT_MAX_INPUT_MB: &str = "CDC_COMPACT_MAX_INPUT_MB";
 
     /// Every variable cdc-sink reads (documented in `.env.example` and the README).
     pub const ALL: &[&str] = &[
@@ -269,6 +277,10 @@ pub mod env {
         SCHEMA_REFRESH_SECS,
         ENCODE_THREADS,
         AWAIT_TABLE_DEF_SECS,
+        COMPACT_WINDOW_HOURS,
+        COMPACT_CLOSE_AFTER_SECS,
+        COMPACT_TARGET_MB,
+        COMPACT_MAX_INPUT_MB,
         "AWS_ENDPOINT_URL_S3",
         "RUST_LOG",
     ];

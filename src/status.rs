@@ -1,17 +1,19 @@
 //! `cdc-sink status`: the lake at a glance, as data (the CLI renders it). It reads listings
 //! and small documents only (`_layout.json`, the registry under `_schemas/`, quarantine logs,
-//! the recover and redrive history under `_control/`), so it stays fast on a large S3 lake;
+//! the recover and redrive history under `_control/`, and for an `objects = batch` lake the
+//! listing of `_batches/`), so it stays fast on a large S3 lake;
 //! rows by operation and exact commit times need the data objects themselves and are read
 //! only on request (`--rows`).
 //!
 //! Each table folder is listed on its own, several at once: the listing of a lake costs one
 //! request per 1,000 objects, spread over the tables.
 
-use crate::config::Layout as LakeLayout;
+use crate::config::{Layout as LakeLayout, Objects};
 use crate::format::read::{lineage, Wanted};
 use crate::lake::docs::QuarantineEntry;
 use crate::lake::keys::{self, table_folder};
 use crate::lake::Lake;
+use crate::model::time;
 use crate::schema::registry::Registered;
 use crate::store::{ObjectInfo, Store, StoreError};
 use futures::stream::{self, StreamExt};
@@ -48,6 +50,9 @@ pub struct Status {
     pub redrive: History,
     /// Temporary files (local) or incomplete multipart uploads (S3) left by stopped writers.
     pub temporary: Vec<Leftover>,
+    /// Batch objects not compacted yet: only for a lake whose `_layout.json` says
+    /// `objects = batch`.
+    pub compaction: Option<Compaction>,
     /// What could not be looked at, and why.
     pub notes: Vec<String>,
 }
@@ -65,6 +70,30 @@ pub struct Layout {
     pub partition: Option<String>,
     /// Which time picks the partition; only known from `_layout.json`.
     pub partition_time: Option<String>,
+    /// Objects per batch (`table` or `batch`); only known from `_layout.json`.
+    pub objects: Option<String>,
+}
+
+/// The compaction backlog of an `objects = batch` lake: batch objects under `_batches/` not
+/// laid out per table yet, and the passes recorded under `_control/compaction/`.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Compaction {
+    /// Batch objects waiting.
+    pub objects: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// The oldest hour holding batch objects (`YYYY-MM-DDTHH`, the hour their batches arrived).
+    pub oldest_hour: Option<String>,
+    /// Milliseconds from the end of that hour to now: how long its rows have waited since
+    /// their hour ended. A window is compacted once it is closed (its end plus the compactor's
+    /// close-after, an hour by default), so this stays under about two hours plus the
+    /// schedule's interval while compaction keeps up.
+    pub lag_ms: Option<i64>,
+    /// Compaction passes recorded.
+    pub passes: u64,
+    /// When the newest pass was recorded, in milliseconds since the epoch (as the store
+    /// reports the record's last modification).
+    pub last_pass_ms: Option<i64>,
 }
 
 /// Objects and bytes.
@@ -364,6 +393,16 @@ pub async fn status<K: Store>(
     let recover = history(sink, &control, keys::RECOVER_HISTORY).await?;
     let redrive = history(sink, &control, keys::REDRIVE_MANIFESTS).await?;
 
+    // The compaction backlog, for a lake that writes batch objects.
+    let compaction = match lake.recorded_layout() {
+        Some(l) if l.objects == Objects::Batch => Some(compaction(
+            &sink.list(keys::BATCHES).await?,
+            &control,
+            now_ms,
+        )),
+        _ => None,
+    };
+
     // Writes that never finished: temporary files (local), incomplete multipart uploads (S3).
     let mut notes = Vec::new();
     match sink.leftovers("").await {
@@ -396,7 +435,37 @@ pub async fn status<K: Store>(
         redrive,
         temporary,
         notes,
+        compaction,
     })
+}
+
+/// The backlog from the listing of `_batches/` and the records in the `_control/` listing.
+fn compaction(batches: &[ObjectInfo], control: &[ObjectInfo], now_ms: i64) -> Compaction {
+    let mut c = Compaction::default();
+    let mut oldest: Option<i64> = None;
+    for o in batches.iter().filter(|o| !is_hidden(&o.key)) {
+        let Some(hour) = keys::batch_key_hour(&o.key) else {
+            continue;
+        };
+        c.objects += 1;
+        c.bytes += o.size;
+        oldest = Some(oldest.map_or(hour, |h| h.min(hour)));
+    }
+    if let Some(h) = oldest {
+        c.oldest_hour = Some(format!(
+            "{}T{:02}",
+            time::format_date(h.div_euclid(24)),
+            h.rem_euclid(24)
+        ));
+        c.lag_ms = Some((now_ms - (h + 1) * 3_600_000).max(0));
+    }
+    for o in control.iter().filter(|o| {
+        o.key.starts_with(keys::COMPACTION) && o.key != keys::COMPACTION_LEASE && !is_hidden(&o.key)
+    }) {
+        c.passes += 1;
+        c.last_pass_ms = c.last_pass_ms.max(o.modified_ms);
+    }
+    c
 }
 
 impl Layout {
@@ -408,6 +477,7 @@ impl Layout {
             compression: Some(l.compression.to_string()),
             partition: Some(l.partition.to_string()),
             partition_time: Some(l.partition_time.to_string()),
+            objects: Some(l.objects.to_string()),
         }
     }
 }
@@ -435,6 +505,7 @@ fn infer_layout(extensions: &BTreeMap<&'static str, u64>, partition: Option<&str
         compression: compression.map(str::to_string),
         partition: partition.map(str::to_string),
         partition_time: None,
+        objects: None,
     }
 }
 

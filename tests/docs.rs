@@ -5,7 +5,7 @@ use crate::common;
 
 use cdc_sink::config::env;
 use common::*;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(root().join(path)).unwrap()
@@ -43,8 +43,10 @@ fn configuration_table_env_example_and_code_agree() {
         env::COMPRESSION,
         env::PARTITION,
         env::PARTITION_TIME,
+        env::OBJECTS,
         env::BEFORE_IMAGE_KEY,
         env::KMS_KEY_ID,
+        env::COMPACT_WINDOW_HOURS,
     ] {
         assert!(
             template.contains(&format!("{v}:")),
@@ -103,7 +105,7 @@ fn the_recover_and_redrive_commands_in_the_readme_run_in_ci() {
 /// metrics the function emits (the names of `metrics::emf`).
 #[test]
 fn the_dashboard_shows_the_metrics_the_function_emits() {
-    use cdc_sink::ingest::metrics::{emf, Invocation};
+    use cdc_sink::ingest::metrics::{compaction_emf, emf, Compaction, Invocation};
     let template = read("template.yaml");
     let start = template
         .find("DashboardBody: !Sub")
@@ -151,13 +153,21 @@ fn the_dashboard_shows_the_metrics_the_function_emits() {
         freshness_ms: Some(1.0),
         ..Invocation::default()
     };
-    let emitted: BTreeSet<String> = emf("cdc-sink", "f", &full, 0)["_aws"]["CloudWatchMetrics"][0]
-        ["Metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["Name"].as_str().unwrap().to_string())
-        .collect();
+    // The ingest function's metrics and the compaction function's.
+    let emitted: BTreeSet<String> = [
+        emf("cdc-sink", "f", &full, 0),
+        compaction_emf("cdc-sink", "f", &Compaction::default(), 0),
+    ]
+    .iter()
+    .flat_map(|d| {
+        d["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    })
+    .collect();
     assert!(
         shown.is_subset(&emitted),
         "not emitted: {:?}",
@@ -175,8 +185,159 @@ fn the_dashboard_shows_the_metrics_the_function_emits() {
         "Duration",
         "Objects",
         "Bytes",
+        "CompactionLag",
+        "CompactionBacklogObjects",
     ] {
         assert!(shown.contains(wanted), "the dashboard lacks {wanted}");
+    }
+}
+
+/// The template's resources, by logical id, each as its block of text.
+fn resources(template: &str) -> BTreeMap<String, String> {
+    let start = template
+        .find("\nResources:\n")
+        .expect("a Resources section");
+    let end = template.find("\nOutputs:\n").expect("an Outputs section");
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in template[start..end].lines().skip(2) {
+        let top = line
+            .strip_prefix("  ")
+            .filter(|l| !l.starts_with([' ', '#']));
+        if let Some(name) = top.and_then(|l| l.strip_suffix(':')) {
+            current = Some(name.to_string());
+        }
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        if let Some(name) = &current {
+            let block = out.entry(name.clone()).or_default();
+            block.push_str(line);
+            block.push('\n');
+        }
+    }
+    out
+}
+
+/// Objects per batch in the template: every writer and the Athena job get `CDC_OBJECTS` from
+/// the `Objects` parameter; the compaction function, its role, log group and alarms exist only
+/// with `Objects=batch`; its role removes nothing but batch objects and the compactor's lease
+/// (the keys of `lake::keys`), and lists only under the prefix; the lag alarm watches the
+/// metric the function emits.
+#[test]
+fn the_template_deploys_compaction_only_for_batch_lakes_with_least_privilege() {
+    use cdc_sink::lake::keys;
+    let template = read("template.yaml");
+    assert!(template.contains("  CompactBatches: !Equals [!Ref Objects, batch]\n"));
+    let res = resources(&template);
+    for writer in ["CdcSinkFunction", "RecoverFunction", "AthenaJobFunction"] {
+        assert!(
+            res[writer].contains("          CDC_OBJECTS: !Ref Objects\n"),
+            "{writer} does not get CDC_OBJECTS"
+        );
+    }
+    let compaction: Vec<&String> = res.keys().filter(|k| k.starts_with("Compaction")).collect();
+    assert_eq!(
+        compaction,
+        [
+            "CompactionErrorsAlarm",
+            "CompactionFunction",
+            "CompactionLagAlarm",
+            "CompactionLogGroup",
+            "CompactionRole"
+        ]
+    );
+    for name in compaction {
+        assert!(
+            res[name].contains("\n    Condition: CompactBatches\n"),
+            "{name} is not conditional on Objects=batch"
+        );
+    }
+    // Nothing else refers to them (an unconditional reference would fail the stack when
+    // Objects=table); the dashboard names the function by its name, which needs no resource.
+    for (name, block) in &res {
+        if [
+            "!Ref Compaction",
+            "!GetAtt Compaction",
+            "cdc-sink-compact-lambda",
+        ]
+        .iter()
+        .any(|r| block.contains(r))
+        {
+            assert!(
+                name.starts_with("Compaction"),
+                "{name} refers to a compaction resource"
+            );
+        }
+    }
+    let f = &res["CompactionFunction"];
+    for needle in [
+        "Binary: cdc-sink-compact-lambda",
+        "ReservedConcurrentExecutions: 1",
+        "Type: ScheduleV2",
+        "ScheduleExpression: !Ref CompactionSchedule",
+        "Role: !GetAtt CompactionRole.Arn",
+    ] {
+        assert!(f.contains(needle), "CompactionFunction lacks {needle}");
+    }
+
+    // The role, statement by statement.
+    let role = &res["CompactionRole"];
+    let statements: Vec<&str> = role.split("\n              - ").skip(1).collect();
+    let deleting: Vec<&&str> = statements
+        .iter()
+        .filter(|s| s.contains("s3:Delete"))
+        .collect();
+    assert_eq!(deleting.len(), 1, "{role}");
+    let arns: Vec<&str> = deleting[0]
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("- \"arn:${AWS::Partition}:s3:::${Bucket}/")
+        })
+        .map(|l| l.trim_end_matches('"'))
+        .collect();
+    assert_eq!(
+        arns,
+        [
+            format!("${{OutputPrefix}}/{}*", keys::BATCHES),
+            format!("${{OutputPrefix}}/{}", keys::COMPACTION_LEASE),
+        ],
+        "{}",
+        deleting[0]
+    );
+    assert!(
+        deleting[0].contains("Action: s3:DeleteObject\n"),
+        "{}",
+        deleting[0]
+    );
+    assert!(
+        !role.contains("s3:*") && !role.contains("Resource: \"*\""),
+        "{role}"
+    );
+    let listing: Vec<&&str> = statements
+        .iter()
+        .filter(|s| s.contains("s3:ListBucket"))
+        .collect();
+    assert_eq!(listing.len(), 1);
+    assert!(
+        listing[0].contains("s3:prefix: !Sub \"${OutputPrefix}/*\""),
+        "{}",
+        listing[0]
+    );
+
+    // The lag alarm reads the metric the function emits, under its name.
+    let alarm = &res["CompactionLagAlarm"];
+    for needle in [
+        "Namespace: cdc-sink",
+        "MetricName: CompactionLag",
+        "Value: !Ref CompactionFunction",
+        "Threshold: !Ref CompactionLagAlarmMinutes",
+        "Expression: lag / 60000",
+        "TreatMissingData: notBreaching",
+        "AlarmActions: !If [UseAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]",
+    ] {
+        assert!(alarm.contains(needle), "CompactionLagAlarm lacks {needle}");
     }
 }
 

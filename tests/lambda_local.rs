@@ -92,8 +92,20 @@ fn invoke_with(port: u16, data_file: &str) -> String {
     )
 }
 
+/// `cargo lambda watch`, then `cargo lambda invoke` with the quick-start sample.
 #[tokio::test]
 async fn cargo_lambda_watch_and_invoke_write_the_expected_objects() {
+    watch_invoke_and_compare(cdc_sink::config::Objects::Table).await;
+}
+
+/// The same with `CDC_OBJECTS=batch`: one batch object holding every table's rows.
+#[tokio::test]
+async fn cargo_lambda_in_batch_mode_writes_the_expected_batch_object() {
+    watch_invoke_and_compare(cdc_sink::config::Objects::Batch).await;
+}
+
+async fn watch_invoke_and_compare(objects: cdc_sink::config::Objects) {
+    use cdc_sink::config::Objects;
     require!(servers::tool("cargo-lambda", "pip install cargo-lambda"));
     let server = require!(S3Server::shared_or_start());
     let c = s3::client(&server.endpoint);
@@ -104,6 +116,14 @@ async fn cargo_lambda_watch_and_invoke_write_the_expected_objects() {
     let env = [
         ("CDC_BUCKET", bucket.as_str()),
         ("CDC_PREFIX", "cdc"),
+        (
+            "CDC_OBJECTS",
+            if objects == Objects::Batch {
+                "batch"
+            } else {
+                "table"
+            },
+        ),
         ("AWS_ENDPOINT_URL_S3", server.endpoint.as_str()),
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "testtest"),
@@ -117,28 +137,33 @@ async fn cargo_lambda_watch_and_invoke_write_the_expected_objects() {
     });
     assert_eq!(parsed, serde_json::json!({"batchItemFailures": []}));
 
-    // A document that is not a Kinesis event fails the invocation with a plain message in the
-    // function's JSON log (lambda_runtime logs a handler error with `{:?}`). (An SQS event is
-    // not such a document: the same function recovers failure records from the SQS queue.)
-    let other = logs.path().join("s3_notification.json");
-    std::fs::write(
-        &other,
-        r#"{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put"}]}"#,
-    )
-    .unwrap();
-    let response = invoke_with(port, other.to_str().unwrap());
-    assert!(response.contains("cdc-sink.NotKinesisEvent"), "{response}");
-    let log = std::fs::read_to_string(logs.path().join("watch.log")).unwrap_or_default();
-    let line = log
-        .lines()
-        .find(|l| l.contains("\"ERROR\"") && l.contains("not a Lambda Kinesis event"))
-        .unwrap_or_else(|| panic!("no plain error line in:\n{log}"));
-    assert!(!line.contains("NotKinesis("), "a Debug dump: {line}");
+    if objects == Objects::Table {
+        // A document that is not a Kinesis event fails the invocation with a plain message in
+        // the function's JSON log (lambda_runtime logs a handler error with `{:?}`). (An SQS
+        // event is not such a document: the same function recovers failure records from the
+        // SQS queue.)
+        let other = logs.path().join("s3_notification.json");
+        std::fs::write(
+            &other,
+            r#"{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put"}]}"#,
+        )
+        .unwrap();
+        let response = invoke_with(port, other.to_str().unwrap());
+        assert!(response.contains("cdc-sink.NotKinesisEvent"), "{response}");
+        let log = std::fs::read_to_string(logs.path().join("watch.log")).unwrap_or_default();
+        let line = log
+            .lines()
+            .find(|l| l.contains("\"ERROR\"") && l.contains("not a Lambda Kinesis event"))
+            .unwrap_or_else(|| panic!("no plain error line in:\n{log}"));
+        assert!(!line.contains("NotKinesis("), "a Debug dump: {line}");
+    }
 
     // The objects equal a local replay of the same event under the same prefix.
+    let mut config = cdc_sink::config::Config::default();
+    config.layout.objects = objects;
     let b = cdc_sink::pipeline::build_batch(
         &sample_bytes("kinesis_test_input.json"),
-        &cdc_sink::config::Config::default(),
+        &config,
         &cdc_sink::schema::InferOnly,
     )
     .unwrap();
@@ -158,6 +183,18 @@ async fn cargo_lambda_watch_and_invoke_write_the_expected_objects() {
         keys,
         b.objects.iter().map(|o| full(&o.key)).collect::<Vec<_>>()
     );
+    if objects == Objects::Batch {
+        let data: Vec<&String> = keys
+            .iter()
+            .filter(|k| k.starts_with("cdc/_batches/"))
+            .collect();
+        assert_eq!(data.len(), 1, "one batch object: {keys:?}");
+        let layout = s3::get(&c, &bucket, "cdc/_layout.json").await;
+        assert!(
+            String::from_utf8_lossy(&layout).contains("\"batch\""),
+            "the layout records objects = batch"
+        );
+    }
     for o in &b.objects {
         let got = read_parquet(s3::get(&c, &bucket, &full(&o.key)).await);
         assert_eq!(

@@ -9,6 +9,7 @@ mod athena_runner;
 mod bad_input;
 mod cli;
 mod compact;
+mod compaction_status;
 mod delivery;
 mod docs;
 mod faults;

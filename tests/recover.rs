@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use cdc_sink::config::Config;
+use cdc_sink::config::{Config, Objects};
 use cdc_sink::ingest::lambda::Handler;
 use cdc_sink::store::s3::{S3Settings, S3Store};
 use common::proxy::{FaultPlan, Proxy};
@@ -88,8 +88,14 @@ impl Env {
     }
 
     fn handler(&self, bucket: &str) -> Handler<S3Store> {
+        self.handler_as(bucket, Objects::Table)
+    }
+
+    fn handler_as(&self, bucket: &str, objects: Objects) -> Handler<S3Store> {
+        let mut config = Config::default();
+        config.layout.objects = objects;
         Handler::new(
-            Config::default(),
+            config,
             "cdc",
             S3Store::from_client(self.c.clone(), &S3Settings::new(bucket)),
         )
@@ -103,8 +109,16 @@ impl Env {
 
     /// The fault-free lake of these events.
     async fn reference(&self, events: &[Vec<u8>]) -> BTreeMap<String, s3::Rows> {
+        self.reference_as(events, Objects::Table).await
+    }
+
+    async fn reference_as(
+        &self,
+        events: &[Vec<u8>],
+        objects: Objects,
+    ) -> BTreeMap<String, s3::Rows> {
         let b = self.bucket("clean").await;
-        let h = self.handler(&b);
+        let h = self.handler_as(&b, objects);
         for e in events {
             assert!(h.handle(e).await.unwrap().0.batch_item_failures.is_empty());
         }
@@ -313,15 +327,31 @@ async fn s3_faults_until_retries_run_out_then_recover_from_the_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn recover_twice_and_after_a_partial_write_from_a_file() {
+    recover_twice_after_a_partial_write(Objects::Table).await;
+}
+
+/// The same into a batch lake (`objects = batch`): recover writes the batch object the Lambda
+/// would have written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recover_into_a_batch_lake_twice_and_after_a_partial_write() {
+    recover_twice_after_a_partial_write(Objects::Batch).await;
+}
+
+async fn recover_twice_after_a_partial_write(objects: Objects) {
     let env = common::require!(Env::start());
+    let mode = if objects == Objects::Batch {
+        "batch"
+    } else {
+        "table"
+    };
     let (arn, recs) = env.stream("partial").await;
     let events: Vec<Vec<u8>> = batches(&recs)
         .iter()
         .map(|b| streams::lambda_event(&arn, b))
         .collect();
-    let want = env.reference(&events).await;
+    let want = env.reference_as(&events, objects).await;
     let bucket = env.bucket("partial").await;
-    let h = env.handler(&bucket);
+    let h = env.handler_as(&bucket, objects);
     let failed = [1usize, 3];
     for (i, e) in events.iter().enumerate() {
         if failed.contains(&i) {
@@ -331,7 +361,7 @@ async fn recover_twice_and_after_a_partial_write_from_a_file() {
                 .build(h.lake.store(), e, &h.config)
                 .await
                 .unwrap();
-            assert!(batch.objects.len() >= 2);
+            assert!(!batch.objects.is_empty());
             for o in &batch.objects[..batch.objects.len() / 2] {
                 cdc_sink::store::Store::put(h.lake.store(), &o.key, o.body.clone())
                     .await
@@ -354,13 +384,30 @@ async fn recover_twice_and_after_a_partial_write_from_a_file() {
         "half of two batches is missing"
     );
     let out = format!("s3://{bucket}/cdc");
+    if objects == Objects::Batch {
+        assert!(
+            want.keys().any(|k| k.starts_with("_batches/")),
+            "batch objects written"
+        );
+        assert!(
+            want.keys().all(|k| k.starts_with('_')),
+            "and no per-table object"
+        );
+    }
     for round in 0..2 {
-        let (ok, stdout, stderr) = env.cli(&["--file", file.to_str().unwrap(), "--out", &out]);
+        let (ok, stdout, stderr) = env.cli(&[
+            "--file",
+            file.to_str().unwrap(),
+            "--out",
+            &out,
+            "--objects",
+            mode,
+        ]);
         assert!(ok, "round {round}: {stdout}\n{stderr}");
         let (rows, lost, dup) = same_lake(&env.lake(&bucket).await, &want);
         if round == 1 {
             println!(
-                "recover: partial writes of {} batches completed, recovered twice; {rows} rows checked, lost {lost}, duplicated {dup}",
+                "recover (objects = {mode}): partial writes of {} batches completed, recovered twice; {rows} rows checked, lost {lost}, duplicated {dup}",
                 failed.len()
             );
         }

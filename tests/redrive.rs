@@ -239,3 +239,102 @@ fn redrive_after_a_schema_override_lands_each_record_once() {
         got.len()
     );
 }
+
+/// In a batch lake (`objects = batch`) redrive writes a batch object of its own, finds rows it
+/// redrove before (in `_batches/`, then after compaction in the table's folder) and writes them
+/// never twice; `compact` lays them out with the others.
+#[test]
+fn redrive_into_a_batch_lake_lands_each_record_once_before_and_after_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake_s = lake.to_str().unwrap();
+    let create = dms_create_table(
+        "public",
+        "items",
+        json!({"id": {"type": "INT32", "nullable": false}, "qty": {"type": "INT32", "nullable": true}}),
+        &["id"],
+    );
+    let m = |id, q| msg(id, q);
+    let a = event(&[
+        (100, create),
+        (101, m(1, json!(5))),
+        (102, m(2, json!(3_000_000_000u64))),
+        (103, m(3, json!(4_000_000_000u64))),
+    ]);
+    let b = event(&[
+        (103, m(3, json!(4_000_000_000u64))),
+        (104, m(4, json!(7))),
+        (105, m(5, json!("abc"))),
+        (106, m(6, json!(8))),
+    ]);
+    let (fa, fb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    std::fs::write(&fa, &a).unwrap();
+    std::fs::write(&fb, &b).unwrap();
+    let batch = ["--objects", "batch"];
+    let with = |args: &[&str]| -> String { cli(&[args, &batch[..]].concat()) };
+    with(&[
+        "replay",
+        fa.to_str().unwrap(),
+        fb.to_str().unwrap(),
+        "--out",
+        lake_s,
+    ]);
+    let fix = dir.path().join("items.json");
+    std::fs::write(
+        &fix,
+        r#"{"columns": [{"name": "id", "type": "int", "nullable": false}, {"name": "qty", "type": "bigint"}], "primary_key": ["id"]}"#,
+    )
+    .unwrap();
+    cli(&[
+        "schema",
+        "set",
+        "public.items",
+        "--file",
+        fix.to_str().unwrap(),
+        "--out",
+        lake_s,
+    ]);
+
+    let run = with(&["redrive", "--out", lake_s]);
+    assert!(run.contains("2 redriven, 1 still failing"), "{run}");
+    let redriven: Vec<String> = files(&lake)
+        .into_iter()
+        .filter(|k| k.starts_with("_batches/") && k.ends_with(".redrive.parquet"))
+        .collect();
+    assert_eq!(
+        redriven.len(),
+        1,
+        "one batch object of its own: {redriven:?}"
+    );
+    // Found in the batch object: nothing written again.
+    let before = snapshot(&lake);
+    let again = with(&["redrive", "--out", lake_s]);
+    assert!(
+        again.contains("2 already in the lake, 0 redriven"),
+        "{again}"
+    );
+    assert_eq!(snapshot(&lake), before, "a second redrive writes nothing");
+
+    // Compacted (the events are from 2025: their windows are long closed).
+    let out = cli(&["compact", "--out", lake_s, "--close-after", "0"]);
+    assert!(
+        files(&lake).iter().all(|k| !k.starts_with("_batches/")),
+        "{out}"
+    );
+    let got = items(&lake);
+    assert_eq!(
+        got.keys().copied().collect::<Vec<_>>(),
+        [1, 2, 3, 4, 6],
+        "{got:?}"
+    );
+    assert!(got.values().all(|(_, n)| *n == 1), "each row once: {got:?}");
+    assert_eq!(got[&3].0, json!(4_000_000_000u64));
+    // Found in the table's folder now: still nothing written again.
+    let before = snapshot(&lake);
+    let again = with(&["redrive", "--out", lake_s]);
+    assert!(
+        again.contains("2 already in the lake, 0 redriven"),
+        "{again}"
+    );
+    assert_eq!(snapshot(&lake), before);
+}

@@ -81,9 +81,69 @@ pub fn emf(
     serde_json::Value::Object(doc)
 }
 
+/// What one run of the compaction function did, for its metrics.
+#[derive(Debug, Clone, Default)]
+pub struct Compaction {
+    /// Now minus the end of the oldest window that is past its close-after and still holds
+    /// batch objects after the run; 0 when there is none (compaction keeps up).
+    pub lag_ms: f64,
+    /// Batch objects left under `_batches/` (windows still open, or left by a stop).
+    pub backlog_objects: u64,
+    /// Rows written to compacted objects.
+    pub rows: u64,
+    /// Batch objects compacted (and removed).
+    pub objects: u64,
+}
+
+/// The EMF document of one compaction run (`timestamp_ms`: when it ended). Same namespace and
+/// dimension as [`emf`]; `function` is the compaction function's name.
+pub fn compaction_emf(
+    namespace: &str,
+    function: &str,
+    c: &Compaction,
+    timestamp_ms: u64,
+) -> serde_json::Value {
+    json!({
+        "CompactionLag": c.lag_ms,
+        "CompactionBacklogObjects": c.backlog_objects,
+        "CompactedRows": c.rows,
+        "CompactedObjects": c.objects,
+        "FunctionName": function,
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [["FunctionName"]], "Metrics": [
+                {"Name": "CompactionLag", "Unit": "Milliseconds"},
+                {"Name": "CompactionBacklogObjects", "Unit": "Count"},
+                {"Name": "CompactedRows", "Unit": "Count"},
+                {"Name": "CompactedObjects", "Unit": "Count"},
+            ]}]
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_compaction_metric_has_a_value() {
+        let c = Compaction {
+            lag_ms: 7_200_000.0,
+            backlog_objects: 12,
+            rows: 340,
+            objects: 8,
+        };
+        let d = compaction_emf("cdc-sink", "fn-compact", &c, 1);
+        let defs = d["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap();
+        assert_eq!(defs.len(), 4);
+        for m in defs {
+            assert!(d[m["Name"].as_str().unwrap()].is_number(), "{m}");
+        }
+        assert_eq!(d["CompactionLag"], 7_200_000.0);
+        assert_eq!(d["FunctionName"], "fn-compact");
+    }
 
     #[test]
     fn every_metric_has_a_value() {

@@ -199,10 +199,16 @@ pub fn data_key(
 /// writes the same key), whatever the lake's own partitioning.
 pub fn batch_key(arrival_us: i64, shard: &str, first_seq: &str) -> String {
     format!(
-        "{BATCHES}{}{}-{first_seq}.parquet",
-        batch_hour(arrival_us).path(),
+        "{}{}-{first_seq}.parquet",
+        batch_folder(arrival_us),
         escape_segment(shard)
     )
+}
+
+/// `_batches/dt=YYYY-MM-DD/hr=HH/`: the folder of the batch objects whose first row arrived in
+/// the hour of `arrival_us`.
+pub fn batch_folder(arrival_us: i64) -> String {
+    format!("{BATCHES}{}", batch_hour(arrival_us).path())
 }
 
 /// The hour folder of a batch object that arrived at `arrival_us`.

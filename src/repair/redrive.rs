@@ -9,7 +9,7 @@
 //! A rerun finds the redriven rows in the lake and writes nothing. Records that still fail stay in
 //! quarantine (their objects are not touched) and are reported.
 
-use crate::config::Config;
+use crate::config::{Config, Objects};
 use crate::decode::kinesis::EventRecord;
 use crate::format::read::{lineage, Wanted};
 use crate::ingest::registry::{RegistryError, SchemaRegistry, Snapshot};
@@ -254,14 +254,33 @@ pub async fn redrive<K: Store>(
         // Where would these rows go, and which of them are there already?
         let all: Vec<&Entry> = entries.iter().map(|(e, _)| e).collect();
         let probe = build_batch(&event_of(&shard, &all), cfg, &snapshot)?;
-        let dirs: BTreeSet<&str> = probe
+        let mut dirs: BTreeSet<String> = probe
             .objects
             .iter()
             .filter(|o| o.kind != ObjectKind::Quarantine)
-            .map(|o| dir_of(&o.key))
+            .map(|o| dir_of(&o.key).to_string())
             .collect();
+        if cfg.layout.objects == Objects::Batch {
+            // A row already redriven is in a batch object (in the hour folder of its batch's
+            // first row: one of these records' arrival hours) or, once compacted, in its
+            // table's partition folder, where `objects = table` would have put it.
+            let mut per_table = cfg.clone();
+            per_table.layout.objects = Objects::Table;
+            let probe = build_batch(&event_of(&shard, &all), &per_table, &snapshot)?;
+            dirs.extend(
+                probe
+                    .objects
+                    .iter()
+                    .filter(|o| o.kind == ObjectKind::Data)
+                    .map(|o| dir_of(&o.key).to_string()),
+            );
+            dirs.extend(all.iter().filter_map(|e| {
+                crate::model::time::parse_timestamp(&e.origin.arrival_ts)
+                    .map(|t| keys::batch_folder(t.micros))
+            }));
+        }
         let mut present = HashSet::new();
-        for d in dirs {
+        for d in &dirs {
             index_dir(sink, d, &mut present).await?;
         }
         let todo: Vec<&(Entry, Vec<String>)> = entries

@@ -187,6 +187,13 @@ fn config(format: Format, compression: Compression) -> Config {
     }
 }
 
+/// [`config`] with one object per batch (`objects = batch`).
+fn batch_config(format: Format, compression: Compression) -> Config {
+    let mut c = config(format, compression);
+    c.layout.objects = crate::config::Objects::Batch;
+    c
+}
+
 /// The generated events, each made on first use (`--only` then generates only what it needs).
 #[derive(Default)]
 pub struct Events(std::collections::HashMap<(u64, usize, bool), Vec<u8>>);
@@ -258,6 +265,18 @@ fn cases() -> Vec<(&'static str, usize, bool, Config)> {
             true,
             snappy,
         ),
+        (
+            "6 MB json-unformatted, 4 tables, Parquet snappy, objects=batch",
+            4,
+            true,
+            batch_config(Format::Parquet, Compression::Snappy),
+        ),
+        (
+            "6 MB json-unformatted, 500 tables, Parquet snappy, objects=batch",
+            500,
+            true,
+            batch_config(Format::Parquet, Compression::Snappy),
+        ),
     ]
 }
 
@@ -289,6 +308,8 @@ pub struct Scaling {
     pub records: [u64; 2],
     /// Per event: [4 tables, 500 tables] x [1 thread, all threads].
     pub times: [[Duration; 2]; 2],
+    /// Per event with one object per batch (`objects = batch`), 1 thread: [4, 500 tables].
+    pub batch: [Duration; 2],
 }
 
 impl Scaling {
@@ -301,6 +322,16 @@ impl Scaling {
     /// issue's target: at most 3).
     pub fn many_table_ratio(&self) -> f64 {
         self.per_record_us(1, 0) / self.per_record_us(0, 0).max(1e-9)
+    }
+
+    /// With `objects = batch`, per record, µs: event 0 (4 tables) or 1 (500 tables).
+    pub fn batch_per_record_us(&self, event: usize) -> f64 {
+        self.batch[event].as_secs_f64() * 1e6 / self.records[event].max(1) as f64
+    }
+
+    /// The many-table ratio with `objects = batch` (the target: at most 1.5).
+    pub fn batch_ratio(&self) -> f64 {
+        self.batch_per_record_us(1) / self.batch_per_record_us(0).max(1e-9)
     }
 
     /// Time on one thread over time on all threads, for event 0 (4 tables) or 1 (500).
@@ -317,6 +348,7 @@ pub fn scaling(events: &mut Events, iterations: usize) -> Scaling {
         encode_threads: 0,
         ..one.clone()
     };
+    let batch = batch_config(Format::Parquet, Compression::Snappy);
     let four = events.get(4, true).to_vec();
     let many = events.get(500, true).to_vec();
     let store = MemoryStore::default();
@@ -343,12 +375,15 @@ pub fn scaling(events: &mut Events, iterations: usize) -> Scaling {
             &mut || run(&four, &all),
             &mut || run(&many, &one),
             &mut || run(&many, &all),
+            &mut || run(&four, &batch),
+            &mut || run(&many, &batch),
         ],
     );
     Scaling {
         threads: crate::pipeline::parallel::threads(0),
         records,
         times: [[t[0], t[1]], [t[2], t[3]]],
+        batch: [t[4], t[5]],
     }
 }
 

@@ -29,12 +29,14 @@ fn replay_peak_rss_kib(
     exe: &std::path::Path,
     event: &std::path::Path,
     out: &std::path::Path,
+    objects: &str,
 ) -> Result<u64, String> {
     let o = std::process::Command::new(exe)
         .arg("replay")
         .arg(event)
         .arg("--out")
         .arg(out)
+        .args(["--objects", objects])
         .env("CDC_REPORT_PEAK_RSS", "1")
         .output()
         .map_err(|e| e.to_string())?;
@@ -125,6 +127,12 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         s.per_record_us(0, 0),
         s.many_table_ratio()
     );
+    println!(
+        "many-table ratio, objects=batch (Parquet snappy, 1 thread, measured in turns): 500 tables {:.2} µs per record / 4 tables {:.2} µs per record = {:.2}x (target: at most 1.5x)",
+        s.batch_per_record_us(1),
+        s.batch_per_record_us(0),
+        s.batch_ratio()
+    );
     for (i, name) in [(0, "4 tables"), (1, "500 tables")] {
         println!(
             "thread scaling, {name}: 1 thread {:.2} ms, {} threads {:.2} ms per event ({:.2}x)",
@@ -136,18 +144,47 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let dir = tempfile_dir()?;
-    for (name, tables) in [("4 tables", 4), ("500 tables", 500)] {
+    for (name, tables, objects) in [
+        ("4 tables", 4, "table"),
+        ("500 tables", 500, "table"),
+        ("500 tables, objects=batch", 500, "batch"),
+    ] {
         let path = dir.join(format!("event-{tables}.json"));
         let event = events.get(tables, true);
         std::fs::write(&path, event).map_err(|e| e.to_string())?;
-        let out = dir.join(format!("out-{tables}"));
-        let kib = replay_peak_rss_kib(&exe, &path, &out)?;
+        let out = dir.join(format!("out-{tables}-{objects}"));
+        let kib = replay_peak_rss_kib(&exe, &path, &out, objects)?;
         println!(
             "peak RSS of `cdc-sink replay` on one {:.2} MB event ({name}): {:.1} MB",
             event.len() as f64 / 1_048_576.0,
             kib as f64 / 1024.0
         );
     }
+    eprintln!("measuring: the compactor on 5 simulated minutes of 50 tables at 1,000 changes/s");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let scenario = cdc_sink::sim::cost::Scenario {
+        tables: 50,
+        rate: 1000,
+        seconds: 300,
+        batch_size: 5000,
+        window_secs: 5,
+        memory_mb: 1769,
+        objects: cdc_sink::config::Objects::Batch,
+        compaction_window_hours: 1,
+        compaction_memory_mb: 1769,
+        compaction_max_input_mb: 48,
+        firehose_interval_secs: 300,
+    };
+    let o = rt.block_on(cdc_sink::sim::cost::simulate(&scenario, &mut |_| {}))?;
+    println!(
+        "compactor throughput (1 thread, {} changes of ~1 KiB from {} batch objects into {} table objects): {:.0} changes per second per vCPU",
+        o.changes,
+        o.invocations,
+        o.table_objects,
+        o.compaction_throughput()
+    );
     for tables in [4, 50, 500] {
         eprintln!("measuring: one invocation against s3s-fs, {tables} tables");
         match invocation::measure(

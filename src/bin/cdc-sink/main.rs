@@ -5,6 +5,7 @@ mod athena;
 mod bench;
 mod common;
 mod compact;
+mod cost;
 mod generate;
 mod recover;
 mod redrive;
@@ -49,6 +50,9 @@ enum Command {
     /// Lays the batch objects of closed time windows (a lake written with --objects batch) out
     /// per table, then removes them. Safe to rerun or to stop at any point.
     Compact(compact::CompactArgs),
+    /// Simulate a DMS stream through the Lambda handler (and the compactor) into a store that
+    /// counts every S3 request, and price it beside Amazon Data Firehose (see BENCHMARKS.md).
+    Cost(cost::CostArgs),
     /// The lake at a glance: layout, tables (objects, bytes, partitions, last write), schema
     /// versions and pending conflicts, quarantine by reason and day, recover and redrive
     /// history, leftover temporary files. Reads listings and small documents only.
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
                     Command::Recover(args) => recover::run(args).await.map_err(failed),
                     Command::Redrive(args) => redrive::run(args).await.map_err(failed),
                     Command::Compact(args) => compact::run(args).await.map_err(failed),
+                    Command::Cost(args) => cost::run(args).await.map_err(failed),
                     Command::Bench(_) | Command::Generate(_) => Ok(()),
                 }
             }),

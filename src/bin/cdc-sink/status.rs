@@ -74,11 +74,12 @@ fn render(s: &Status) -> String {
     let _ = writeln!(out, "lake: {}", s.location);
     let _ = writeln!(
         out,
-        "layout: format {}, compression {}, partition {}, partition time {} ({})",
+        "layout: format {}, compression {}, partition {}, partition time {}, objects {} ({})",
         opt(&l.format),
         opt(&l.compression),
         opt(&l.partition),
         opt(&l.partition_time),
+        opt(&l.objects),
         l.source
     );
     let _ = writeln!(out);
@@ -223,6 +224,9 @@ fn render(s: &Status) -> String {
             }
         }
     }
+    if let Some(c) = &s.compaction {
+        let _ = writeln!(out, "{}", compaction_line(c, s.now_ms));
+    }
     for n in &s.notes {
         let _ = writeln!(out, "note: {n}");
     }
@@ -239,6 +243,39 @@ fn render(s: &Status) -> String {
         }
     }
     out
+}
+
+/// "45s", "20m", "1h 20m", "3d 4h" from milliseconds.
+fn span(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=172_799 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// The compaction backlog of a batch lake, on one line.
+fn compaction_line(c: &cdc_sink::status::Compaction, now_ms: i64) -> String {
+    use cdc_sink::ingest::replay::human_bytes;
+    let waiting = if c.objects == 0 {
+        "no batch objects waiting".to_string()
+    } else {
+        format!(
+            "{} batch objects ({}) not yet compacted, oldest hour {}, lag {}",
+            c.objects,
+            human_bytes(c.bytes),
+            c.oldest_hour.as_deref().unwrap_or("?"),
+            c.lag_ms.map(span).unwrap_or_else(|| "?".into())
+        )
+    };
+    let passes = match (c.passes, c.last_pass_ms) {
+        (0, _) => "no passes recorded yet".to_string(),
+        (n, Some(t)) => format!("{n} passes recorded, the last {}", when(Some(t), now_ms)),
+        (n, None) => format!("{n} passes recorded"),
+    };
+    format!("compaction: {waiting}; {passes}")
 }
 
 /// A document's top-level scalar fields, on one line.
@@ -287,5 +324,30 @@ mod tests {
     fn ages() {
         assert_eq!(ago(0, 90_000), "1m ago");
         assert_eq!(ago(0, 3 * 86_400_000), "3d ago");
+        assert_eq!(span(80 * 60_000), "1h 20m");
+        assert_eq!(span(20 * 60_000), "20m");
+    }
+
+    #[test]
+    fn the_compaction_line() {
+        let c = cdc_sink::status::Compaction {
+            objects: 12,
+            bytes: 3_565_158,
+            oldest_hour: Some("2026-12-05T10".into()),
+            lag_ms: Some(80 * 60_000),
+            passes: 0,
+            last_pass_ms: None,
+        };
+        assert_eq!(
+            compaction_line(&c, 0),
+            "compaction: 12 batch objects (3.4 MiB) not yet compacted, oldest hour 2026-12-05T10, lag 1h 20m; no passes recorded yet"
+        );
+        let done = cdc_sink::status::Compaction {
+            passes: 3,
+            last_pass_ms: Some(0),
+            ..Default::default()
+        };
+        assert!(compaction_line(&done, 20 * 60_000)
+            .starts_with("compaction: no batch objects waiting; 3 passes recorded, the last 1970-01-01 00:00 (20m ago)"));
     }
 }
