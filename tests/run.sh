@@ -176,6 +176,17 @@ AWS_ENDPOINT_URL_S3=$CDC_TEST_S3_ENDPOINT cdc-sink replay test-input/full_load.j
 AWS_ENDPOINT_URL_S3=$CDC_TEST_S3_ENDPOINT cdc-sink status --out s3://lake/cdc > /dev/null
 rm -rf out /tmp/sim /tmp/sim-lake orders.json
 
+step "README: objects per batch (replay, status, compact, the cost simulator)"
+rm -rf /tmp/batch-lake
+cdc-sink replay test-input/full_load.json test-input/kinesis_test_input.json --objects batch --out /tmp/batch-lake --quiet
+cdc-sink status --out /tmp/batch-lake | grep "^compaction:"
+cdc-sink compact --help > /dev/null
+cdc-sink compact --out /tmp/batch-lake --close-after 0 --dry-run
+cdc-sink compact --out /tmp/batch-lake --close-after 0
+cdc-sink athena ddl --out /tmp/batch-lake --location s3://my-cdc-lake/cdc | grep -c "cdc_batches"
+cdc-sink cost --tables 4,500 --rates 100 --minutes 2
+rm -rf /tmp/batch-lake
+
 step "status timing (README: the lake at a glance)"
 bash tests/status_timing.sh "$ROOT/target/release/cdc-sink" 20 500
 
@@ -189,10 +200,10 @@ if ! cargo test --release --locked --no-fail-fast -- --test-threads 2 --nocaptur
   echo "cargo test failed; full output in $LOG"
   exit 1
 fi
-grep -E "^(recover:|recover |redrive:|faults |simulator:|corpus:|large event:|oracle:|iceberg oracle:|athena runner \(moto\):|registry:|fuzz regressions:|fuzz mutations:|silent server:|postgres types:|shard race:|spark:|spark 3.5:|jsonl:)|^test result" "$LOG"
+grep -E "^(recover:|recover |redrive:|faults |oracle \(objects|simulator:|faults on|spark:|corpus:|large event:|oracle:|iceberg oracle:|athena runner \(moto\):|registry:|fuzz regressions:|fuzz mutations:|silent server:|postgres types:|shard race:|spark:|spark 3.5:|jsonl:)|^test result" "$LOG"
 
 step "README: the benchmark harness (a short run, to keep it working)"
-cargo run --release -- bench --iterations 2 | grep -E "^(many-table ratio|thread scaling|invocation against|peak RSS|cold start)"
+cargo run --release -- bench --iterations 2 | grep -E "^(many-table ratio|thread scaling|invocation against|peak RSS|cold start|compactor throughput)"
 cargo run --release -- bench --hot-path-only --iterations 1 --only "4 tables, Parquet snappy" | grep "^| 6 MB"
 
 # 5. The deployment template.
