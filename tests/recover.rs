@@ -344,7 +344,7 @@ async fn recover_twice_after_a_partial_write(objects: Objects) {
     } else {
         "table"
     };
-    let (arn, recs) = env.stream("partial").await;
+    let (arn, recs) = env.stream(&format!("partial-{mode}")).await;
     let events: Vec<Vec<u8>> = batches(&recs)
         .iter()
         .map(|b| streams::lambda_event(&arn, b))

@@ -200,7 +200,7 @@ if ! cargo test --release --locked --no-fail-fast -- --test-threads 2 --nocaptur
   echo "cargo test failed; full output in $LOG"
   exit 1
 fi
-grep -E "^(recover:|recover |redrive:|faults |oracle \(objects|simulator:|faults on|spark:|corpus:|large event:|oracle:|iceberg oracle:|athena runner \(moto\):|registry:|fuzz regressions:|fuzz mutations:|silent server:|postgres types:|shard race:|spark:|spark 3.5:|jsonl:)|^test result" "$LOG"
+grep -E "^(recover:|recover |redrive:|faults |oracle \(objects|simulator:|faults on|spark:|corpus:|large event:|oracle:|iceberg oracle|athena runner \(moto\):|registry:|fuzz regressions:|fuzz mutations:|silent server:|postgres types:|shard race:|spark:|spark 3.5:|jsonl:)|^test result" "$LOG"
 
 step "README: the benchmark harness (a short run, to keep it working)"
 cargo run --release -- bench --iterations 2 | grep -E "^(many-table ratio|thread scaling|invocation against|peak RSS|cold start|compactor throughput)"

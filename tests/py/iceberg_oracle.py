@@ -90,6 +90,24 @@ def external_view(con, db, table, folder):
     return True
 
 
+def register(con, db, t, stage):
+    """`<table>` as Athena reads it in the lake snapshot `stage`: the external table, or in a
+    batch lake (objects = batch) the generated view over the compacted table and cdc_batches
+    (each an empty relation of the DDL's types while it has no file); False when no file holds
+    a row of the table yet."""
+    if "source_view" not in t:
+        return external_view(con, db, t["athena_table"], os.path.join(stage, t["path"]))
+    any_file = False
+    for rel in t["relations"]:
+        if external_view(con, db, rel["name"], os.path.join(stage, rel["path"])):
+            any_file = True
+        else:
+            empty = sqlglot.transpile(rel["empty"], read="hive", write="duckdb")[0]
+            con.execute(f'CREATE OR REPLACE VIEW "{db}"."{rel["name"]}" AS {empty}')
+    con.execute(to_duckdb(t["source_view"]))
+    return any_file
+
+
 def key_of(v):
     return tuple((x is not None, x) for x in v)
 
@@ -189,7 +207,7 @@ def run_seed(m, workdir, ck):
             other = connect(url)
             for c in (con, other):
                 c.execute(f'CREATE SCHEMA IF NOT EXISTS "{db}"')
-                external_view(c, db, t["athena_table"], os.path.join(m["stages"][-1], t["path"]))
+                register(c, db, t, m["stages"][-1])
             sql = to_duckdb(t["merge"]["all"])
             con.execute("BEGIN")
             other.execute("BEGIN")
@@ -233,7 +251,7 @@ def run_seed(m, workdir, ck):
         last_start = None
         for stage in m["stages"]:
             for t in m["tables"]:
-                if not external_view(con, db, t["athena_table"], os.path.join(stage, t["path"])):
+                if not register(con, db, t, stage):
                     continue
                 con.execute(to_duckdb(t["changes_view"]))
                 con.execute(to_duckdb(t["current_history_view"]))
