@@ -9,7 +9,8 @@
 //! the compactor's progress.
 
 use super::names::{
-    hive_ident, json_path, literal, qualified, table_name, trino_ident, trino_type,
+    external_table_name, hive_ident, json_path, literal, qualified, table_name, trino_ident,
+    trino_type,
 };
 use super::table::{lineage_hive, partition_cols};
 use super::DdlOptions;
@@ -22,17 +23,6 @@ use crate::schema::{ColumnType, TableSchema};
 /// The Athena table over `_batches/` (one per lake; no source table can take this name, since
 /// theirs all contain `__`).
 pub const BATCHES_TABLE: &str = "cdc_batches";
-
-/// The name of the external table over a source table's folder: `<table>` when each batch
-/// writes per-table objects, `<table>_compacted` in a batch lake (where `<table>` is the view
-/// adding the batch objects not yet compacted).
-pub fn external_table_name(schema: &str, table: &str, o: &DdlOptions) -> String {
-    let name = table_name(schema, table);
-    match o.layout.objects {
-        Objects::Table => name,
-        Objects::Batch => format!("{name}_compacted"),
-    }
-}
 
 /// `CREATE EXTERNAL TABLE cdc_batches` over `_batches/` (Parquet, partitioned by the batch's
 /// arrival hour with partition projection), or `None` when the lake writes per-table objects.

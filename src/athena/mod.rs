@@ -101,7 +101,7 @@ pub fn ddl_with_tail(
                 schema: d.schema.clone(),
                 table: d.table.clone(),
                 athena_table: table_name(&d.schema, &d.table),
-                external_table: batches::external_table_name(&d.schema, &d.table, o),
+                external_table: names::external_table_name(&d.schema, &d.table, o),
                 create_table: create_table(d, &s, o),
                 source_view: batches::source_view(d, &s, o),
                 changes_view: changes_view(d, &s, o),

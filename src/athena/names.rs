@@ -56,6 +56,17 @@ pub fn table_name(schema: &str, table: &str) -> String {
     format!("{name}_{:08x}", h as u32)
 }
 
+/// The name of the external table over a source table's folder: `<table>` when each batch
+/// writes per-table objects, `<table>_compacted` in a batch lake (where `<table>` is the view
+/// adding the batch objects not yet compacted, see [`super::batches`]).
+pub fn external_table_name(schema: &str, table: &str, o: &DdlOptions) -> String {
+    let name = table_name(schema, table);
+    match o.layout.objects {
+        crate::config::Objects::Table => name,
+        crate::config::Objects::Batch => format!("{name}_compacted"),
+    }
+}
+
 /// A name as it may appear inside a `--` comment (quoted, control characters escaped).
 pub(crate) fn comment_name(schema: &str, table: &str) -> String {
     format!("{schema:?}.{table:?}")

@@ -1,7 +1,6 @@
 //! `CREATE EXTERNAL TABLE` over the change lake, with partition projection matching the layout.
 
-use super::batches::external_table_name;
-use super::names::{comment_name, hive_ident, literal, table_location};
+use super::names::{comment_name, external_table_name, hive_ident, literal, table_location};
 use super::DdlOptions;
 use crate::config::{Format, Partitioning};
 use crate::schema::registry::Registered;
