@@ -185,6 +185,7 @@ cdc-sink compact --out /tmp/batch-lake --close-after 0 --dry-run
 cdc-sink compact --out /tmp/batch-lake --close-after 0
 cdc-sink athena ddl --out /tmp/batch-lake --location s3://my-cdc-lake/cdc | grep -c "cdc_batches"
 cdc-sink cost --tables 4,500 --rates 100 --minutes 2
+cdc-sink cost --tables 300 --rates 5 --window 60 --compaction-window-hours 24 --minutes 1440 --objects batch
 rm -rf /tmp/batch-lake
 
 step "status timing (README: the lake at a glance)"

@@ -216,4 +216,71 @@ mod tests {
             .collect();
         assert!(alter_table("db", "t", &want, &all).is_empty());
     }
+
+    #[test]
+    fn a_batch_lake_syncs_the_batches_table_and_the_compacted_table_before_the_views() {
+        use crate::config::{Layout, Objects};
+        use crate::schema::registry::Registered;
+        let d = Registered::from_json(
+            br#"{"schema":"public","table":"t","version":1,"primary_key":["id"],"columns":[
+            {"name":"id","type":"int","nullable":false,"source":"table-def"}]}"#,
+        )
+        .unwrap();
+        let o = DdlOptions {
+            database: "db".into(),
+            location: "s3://b/p".into(),
+            layout: Layout {
+                objects: Objects::Batch,
+                ..Layout::default()
+            },
+            since: "2025-01-01".into(),
+        };
+        let tables = super::super::ddl(&[d], &o).unwrap();
+        let objects = |c: &Catalog| -> Vec<String> {
+            sync_statements(&tables, &o, c)
+                .into_iter()
+                .map(|s| s.object)
+                .collect()
+        };
+        // An empty catalog: the batch table, the compacted table, the state table, then the
+        // view `<table>` before every view that reads it.
+        assert_eq!(
+            objects(&Catalog::new()),
+            [
+                "cdc_batches",
+                "public__t_compacted",
+                "public__t",
+                "public__t_state",
+                "public__t_changes",
+                "public__t_current_history",
+                "public__t_current"
+            ]
+        );
+        // A catalog that has them: nothing is created again, the views are replaced.
+        let have = catalog_from_rows(
+            ["cdc_batches", "public__t_compacted", "public__t_state"]
+                .iter()
+                .flat_map(|t| {
+                    let mut cols = vec![(t.to_string(), "id".to_string(), "integer".to_string())];
+                    cols.extend(
+                        crate::lake::lineage::LINEAGE
+                            .iter()
+                            .map(|(n, ty)| (t.to_string(), n.to_string(), ty.athena())),
+                    );
+                    cols.push((
+                        t.to_string(),
+                        super::super::state::DELETED.to_string(),
+                        "boolean".to_string(),
+                    ));
+                    cols
+                }),
+        );
+        let again = sync_statements(&tables, &o, &have);
+        assert!(
+            again
+                .iter()
+                .all(|s| s.sql.starts_with("CREATE OR REPLACE VIEW")),
+            "{again:?}"
+        );
+    }
 }
