@@ -19,7 +19,7 @@ pub struct CostArgs {
     #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub batch_size: u64,
     /// The event source mapping's MaximumBatchingWindowInSeconds [default: the template's]
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=300))]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=300))]
     pub window: u32,
     /// The ingest function's memory in MB [default: the template's]
     #[arg(long, default_value_t = 256)]
