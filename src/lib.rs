@@ -14,7 +14,8 @@
 //! 6. [`lake::Lake`]: a store under a prefix with the layout guard; the only writer of a lake.
 //! 7. [`ingest`] (the Lambda, replay, the registry loop); then the commands [`repair`],
 //!    [`status`], [`source`], [`athena`], which reach the registry through
-//!    [`ingest::registry`]; then [`sim`] (generator, benchmark, fuzzing).
+//!    [`ingest::registry`]; then [`reconcile`] (the lake against the live source, using
+//!    [`source`]); then [`sim`] (generator, benchmark, fuzzing).
 //!
 //! The binaries (`src/bin/`) compose these; only they know clap, terminals and exit codes.
 
@@ -29,6 +30,7 @@ pub mod ingest;
 pub mod lake;
 pub mod model;
 pub mod pipeline;
+pub mod reconcile;
 pub mod repair;
 pub mod schema;
 pub mod sim;

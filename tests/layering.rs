@@ -21,6 +21,7 @@ const FLOORS: &[&[&str]] = &[
     &["lake"],
     &["ingest"],
     &["repair", "status", "source", "athena", "compact"],
+    &["reconcile"],
     &["sim"],
 ];
 

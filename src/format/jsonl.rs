@@ -14,6 +14,8 @@
 
 use super::EncodeError;
 use crate::config::Compression;
+use crate::decode::value::{convert, Cell, Json};
+use crate::model::types::ColumnType;
 use arrow::array::{Array, AsArray, BinaryArray, Decimal128Array, Float64Array};
 use arrow::datatypes::{DataType, FieldRef};
 use arrow::error::ArrowError;
@@ -32,6 +34,22 @@ fn err(e: impl std::fmt::Display) -> EncodeError {
     EncodeError {
         format: "jsonl",
         message: e.to_string(),
+    }
+}
+
+/// Reads one value written in the JSON Lines form back into `ty` (the inverse of [`encode`]
+/// for one cell): binary is base64 text, every other type reads as the decoder reads DMS's
+/// rendering. Batch objects' `cdc_values` use the same form.
+pub fn read_value(raw: &serde_json::value::RawValue, ty: ColumnType) -> Result<Cell<'_>, String> {
+    let v = Json::from_raw(raw)?;
+    match (ty, v) {
+        (_, Json::Null) => Ok(Cell::Null),
+        (ColumnType::Binary, Json::Str(s)) => base64::engine::general_purpose::STANDARD
+            .decode(s.as_bytes())
+            .map(Cell::Bin)
+            .map_err(|e| format!("binary is not base64 text: {e}")),
+        (ColumnType::Binary, _) => Err("binary is not base64 text".into()),
+        (_, v) => convert(v, ty).map(|(c, _)| c),
     }
 }
 

@@ -7,6 +7,16 @@ use crate::model::types::ColumnType;
 pub const OP: &str = "cdc_op";
 /// `cdc_commit_ts`: the source commit time.
 pub const COMMIT_TS: &str = "cdc_commit_ts";
+/// `cdc_dms_ts`: when DMS built the message (full-load rows have no commit time).
+pub const DMS_TS: &str = "cdc_dms_ts";
+/// `cdc_txn_id`: the source transaction.
+pub const TXN_ID: &str = "cdc_txn_id";
+/// `cdc_txn_record_id`: the change's place in its transaction.
+pub const TXN_RECORD_ID: &str = "cdc_txn_record_id";
+/// `cdc_stream_position`: DMS's position in the source log.
+pub const STREAM_POSITION: &str = "cdc_stream_position";
+/// `cdc_before`: the before-image as JSON text.
+pub const BEFORE: &str = "cdc_before";
 /// `cdc_shard`: the Kinesis shard.
 pub const SHARD: &str = "cdc_shard";
 /// `cdc_seq`: the Kinesis sequence number, zero-padded so that string order is numeric order.
@@ -16,14 +26,14 @@ pub const SEQ: &str = "cdc_seq";
 pub const LINEAGE: [(&str, ColumnType); 10] = [
     (OP, ColumnType::String),
     (COMMIT_TS, ColumnType::Timestamp),
-    ("cdc_dms_ts", ColumnType::Timestamp),
-    ("cdc_txn_id", ColumnType::Int64),
-    ("cdc_txn_record_id", ColumnType::Int64),
-    ("cdc_stream_position", ColumnType::String),
+    (DMS_TS, ColumnType::Timestamp),
+    (TXN_ID, ColumnType::Int64),
+    (TXN_RECORD_ID, ColumnType::Int64),
+    (STREAM_POSITION, ColumnType::String),
     (SHARD, ColumnType::String),
     (SEQ, ColumnType::String),
     ("cdc_arrival_ts", ColumnType::Timestamp),
-    ("cdc_before", ColumnType::String),
+    (BEFORE, ColumnType::String),
 ];
 
 /// The columns of a batch object (`objects = batch`, under `_batches/`) besides [`LINEAGE`]:
@@ -44,6 +54,29 @@ pub mod batch {
     pub const VALUES: &str = "cdc_values";
     /// The leading columns, in file order (the lineage columns follow).
     pub const LEAD: [&str; 5] = [SCHEMA, TABLE, DT, HR, VALUES];
+}
+
+/// Where a change stands in the source's order: the rule that makes a row's current state
+/// (`<table>_current_history`, the state tables' MERGE and `cdc-sink reconcile` all apply it).
+/// Versions of a key compare by commit time (DMS time for full-load rows, which have none),
+/// then transaction id, record within the transaction, DMS's stream position and the Kinesis
+/// sequence number; a missing part sorts first (`DESC NULLS LAST` in the views). The greatest
+/// version is the current one; if it is a delete, or an update that moved the row to another
+/// key, the key has no row.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize,
+)]
+pub struct SourceOrder {
+    /// `coalesce(cdc_commit_ts, cdc_dms_ts)`, µs since the epoch.
+    pub time_us: i64,
+    /// `cdc_txn_id`.
+    pub txn_id: Option<i64>,
+    /// `cdc_txn_record_id`.
+    pub txn_record_id: Option<i64>,
+    /// `cdc_stream_position`.
+    pub stream_position: Option<String>,
+    /// `cdc_seq` (zero-padded, so text order is numeric order).
+    pub seq: String,
 }
 
 /// True when a source column would clash with a lineage column or a partition column (`dt`,

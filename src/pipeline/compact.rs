@@ -7,8 +7,8 @@
 use super::columns::{lineage_fields, ColBuilder};
 use crate::config::Config;
 use crate::decode::dms;
-use crate::decode::value::{convert, Cell, Json};
 use crate::format::batch::BatchRows;
+use crate::format::jsonl::read_value;
 use crate::format::TableEncoder;
 use crate::lake::keys::{self, Partition};
 use crate::model::change::TableId;
@@ -16,7 +16,6 @@ use crate::schema::{ColumnType, SchemaSource};
 use arrow::array::{Array, ArrayRef};
 use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
-use base64::Engine;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -167,23 +166,7 @@ pub fn compact<S: SchemaSource + ?Sized>(
                             "column {name:?} is not in the registered schema"
                         )));
                     };
-                    let cell = match ty {
-                        // The batch object holds binary as base64 (the JSON Lines form).
-                        ColumnType::Binary => match Json::from_raw(value).map_err(bad)? {
-                            Json::Null => Cell::Null,
-                            Json::Str(s) => Cell::Bin(
-                                base64::engine::general_purpose::STANDARD
-                                    .decode(s.as_bytes())
-                                    .map_err(|e| bad(format!("{name}: {e}")))?,
-                            ),
-                            _ => return Err(bad(format!("{name}: binary is not base64 text"))),
-                        },
-                        _ => {
-                            convert(Json::from_raw(value).map_err(bad)?, ty)
-                                .map_err(|e| bad(format!("{name}: {e}")))?
-                                .0
-                        }
-                    };
+                    let cell = read_value(value, ty).map_err(|e| bad(format!("{name}: {e}")))?;
                     if filled[ci] {
                         return Err(bad(format!("duplicate column {name:?}")));
                     }

@@ -2,6 +2,7 @@
 //! the most trusted source after a user's override.
 
 pub mod postgres;
+pub mod rows;
 
 use crate::ingest::registry::{update, RegistryError, SchemaRegistry, Updated};
 use crate::model::change::TableId;

@@ -279,7 +279,7 @@ pub async fn connect(s: &Settings) -> Result<tokio_postgres::Client, SourceError
 }
 
 /// The error and its causes on one line (tokio-postgres puts the useful part in the source).
-fn error_text(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_text(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
@@ -391,7 +391,7 @@ WHERE i.indisprimary
 ORDER BY 1, 2, k.ord";
 
 /// Resolves a type (and its modifier), following domains to their base type.
-async fn resolve_type(
+pub(crate) async fn resolve_type(
     client: &tokio_postgres::Client,
     cache: &mut HashMap<u32, (String, char, char, u32, i32)>,
     oid: u32,
