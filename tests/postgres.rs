@@ -25,7 +25,7 @@ use std::time::Instant;
 /// (column, declaration, registered type, canonical kind, DMS rendering, PostgreSQL's value in
 /// canonical form). The DMS rendering follows what DMS sends for a PostgreSQL source
 /// (IncludeNullAndEmpty, UseLargeIntegerValue): see the project's dms-format notes.
-const COLUMNS: &[(&str, &str, &str, &str, &str, &str)] = &[
+pub(crate) const COLUMNS: &[(&str, &str, &str, &str, &str, &str)] = &[
     ("id", "int4 PRIMARY KEY", "int", "int", "id", "id"),
     ("small", "int2", "int", "int", "small", "small"),
     ("big", "int8", "bigint", "int", "big", "big"),
@@ -166,7 +166,7 @@ const COLUMNS: &[(&str, &str, &str, &str, &str, &str)] = &[
     ),
 ];
 
-const SETUP: &str = "
+pub(crate) const SETUP: &str = "
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
 CREATE DOMAIN money2 AS numeric(10,2);
@@ -174,7 +174,7 @@ CREATE DOMAIN price AS money2;
 CREATE TABLE other (k text PRIMARY KEY, n int8 NOT NULL, w int4);
 ";
 
-const ROWS: &str = "
+pub(crate) const ROWS: &str = "
 INSERT INTO every_type VALUES
  (1, 7, 42, 1234.5, 3.14159265358979, 3.14, 2.718281828459045, true, 'Chloé Martin', 'gold', 'ab',
   '2025-11-03', '08:15:02.104233', '2025-11-03 08:15:02.104233', '2025-11-03 23:59:59.999999+02',

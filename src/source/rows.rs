@@ -82,7 +82,12 @@ pub fn dms_rendering(c: &SourceColumn) -> String {
     }
     let ts = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'";
     match c.ty.name.as_str() {
-        "int2" | "int4" | "int8" | "oid" | "numeric" | "float4" | "float8" | "bool" => col,
+        // DMS rounds a numeric without precision to 6 decimals (registered decimal(38,6)).
+        "numeric" if c.ty.typmod < 0 => format!("round({col}, 6)"),
+        // char(n) keeps its padding, as DMS sends it (a cast to text would strip it).
+        "int2" | "int4" | "int8" | "oid" | "numeric" | "float4" | "float8" | "bool" | "bpchar" => {
+            col
+        }
         "timestamp" => format!("to_char({col}, {ts})"),
         "timestamptz" => format!("to_char({col} AT TIME ZONE 'UTC', {ts})"),
         "bytea" => format!("'0x' || upper(encode({col}, 'hex'))"),

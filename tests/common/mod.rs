@@ -137,6 +137,7 @@ pub mod lake_tables;
 pub mod s3;
 pub mod servers;
 pub mod streams;
+pub mod wal;
 
 /// A small seeded generator (64-bit LCG), so schedules and workloads replay exactly.
 pub struct Lcg(pub u64);

@@ -314,7 +314,8 @@ fn make_certs(dir: &Path) {
 /// PostgreSQL: `CDC_TEST_PG_URL` (a postgres:// URL; password in `PGPASSWORD`) if set,
 /// otherwise one started here on 127.0.0.1 (PostgreSQL 15 from `/usr/lib/postgresql/15/bin`,
 /// or `CDC_TEST_PG_BIN`), with a temporary data directory owned by the postgres user, password
-/// authentication and TLS (a throwaway CA), stopped on drop.
+/// authentication, TLS (a throwaway CA) and `wal_level=logical` (for the logical decoding
+/// slots of tests/common/wal.rs), stopped on drop.
 pub fn postgres() -> Result<Pg, String> {
     if let Ok(url) = std::env::var("CDC_TEST_PG_URL") {
         let s = cdc_sink::source::postgres::Settings::resolve(&url, &|k| std::env::var(k).ok())
@@ -374,7 +375,10 @@ pub fn postgres() -> Result<Pg, String> {
         .arg(&data)
         .args(["-p", &port.to_string(), "-k"])
         .arg(&data)
-        .args(["-c", "listen_addresses=127.0.0.1", "-c", "ssl=on", "-c"])
+        .args(["-c", "listen_addresses=127.0.0.1", "-c", "ssl=on"])
+        // Logical decoding, for tests/common/wal.rs (test_decoding slots).
+        .args(["-c", "wal_level=logical", "-c", "max_replication_slots=10"])
+        .args(["-c", "max_wal_senders=10", "-c"])
         .arg(format!(
             "ssl_cert_file={}",
             tls.join("server.crt").display()
