@@ -188,6 +188,9 @@ cdc-sink cost --tables 4,500 --rates 100 --minutes 2
 cdc-sink cost --tables 300 --rates 5 --window 60 --compaction-window-hours 24 --minutes 1440 --objects batch
 rm -rf /tmp/batch-lake
 
+step "reconcile at scale (BENCHMARKS.md: a short run, to keep the script working)"
+bash tests/bench_reconcile.sh "$ROOT/target/release/cdc-sink" 20000 | grep -E "^(reconcile|public)"
+
 step "status timing (README: the lake at a glance)"
 bash tests/status_timing.sh "$ROOT/target/release/cdc-sink" 20 500
 
@@ -201,7 +204,7 @@ if ! cargo test --release --locked --no-fail-fast -- --test-threads 2 --nocaptur
   echo "cargo test failed; full output in $LOG"
   exit 1
 fi
-grep -E "^(recover:|recover |redrive:|faults |oracle \(objects|simulator:|faults on|spark:|corpus:|large event:|oracle:|iceberg oracle|athena runner \(moto\):|registry:|fuzz regressions:|fuzz mutations:|silent server:|postgres types:|shard race:|spark:|spark 3.5:|jsonl:)|^test result" "$LOG"
+grep -E "^(recover:|recover |redrive:|faults |oracle \(objects|simulator:|faults on|spark:|corpus:|large event:|oracle:|iceberg oracle|athena runner \(moto\):|registry:|fuzz regressions:|fuzz mutations:|silent server:|postgres types:|reconcile|shard race:|spark:|spark 3.5:|jsonl:)|^test result" "$LOG"
 
 step "README: the benchmark harness (a short run, to keep it working)"
 cargo run --release -- bench --iterations 2 | grep -E "^(many-table ratio|thread scaling|invocation against|peak RSS|cold start|compactor throughput)"

@@ -380,12 +380,15 @@ pub fn table_rows(
     }
 }
 
+/// A lineage value by column name.
+type LineageOf<'a> = dyn Fn(&str) -> Result<Value, String> + 'a;
+
 /// A row whose values are one JSON object in the JSON Lines form; its lineage from `lin`, or
 /// from the same object when `lin` is `None` (a JSON Lines data object's line).
 fn json_row(
     values_json: &str,
     columns: &[(String, ColumnType)],
-    lin: Option<&dyn Fn(&str) -> Result<Value, String>>,
+    lin: Option<&LineageOf<'_>>,
 ) -> Result<VersionRow, String> {
     let raw: &RawValue = serde_json::from_str(values_json).map_err(|e| e.to_string())?;
     let fields = crate::decode::dms::row_fields(raw)?;

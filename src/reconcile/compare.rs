@@ -54,7 +54,7 @@ impl Plan {
     /// The key of `values` (`None` when a key column is NULL: not a row a key can find).
     pub fn key_of(&self, values: &[Value]) -> Option<Key> {
         let k: Key = self.key.iter().map(|&i| values[i].clone()).collect();
-        (!k.iter().any(|v| *v == Value::Null)).then_some(k)
+        (!k.contains(&Value::Null)).then_some(k)
     }
 
     /// JSON values compare as JSON: one text per value (sorted keys, no spaces).
