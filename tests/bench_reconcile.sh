@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reconcile at scale (BENCHMARKS.md, "Reconcile"): a table of N rows in a scratch PostgreSQL 15,
 # its DMS full load rendered by PostgreSQL itself and replayed into a lake, then
-# `cdc-sink reconcile` timed with its peak memory. Usage: tests/bench_reconcile.sh CDC_SINK N...
+# `cdc-sink reconcile` timed with its peak memory (GNU time, where installed). Usage: tests/bench_reconcile.sh CDC_SINK N...
 set -euo pipefail
 BIN=$1; shift
 PGBIN=${CDC_TEST_PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -40,8 +40,9 @@ PY
   PGPASSWORD= "$BIN" schema import --source "postgres://postgres@127.0.0.1:$PORT/b$N" --out "$WORK/lake$N" >/dev/null
   "$BIN" replay "$WORK/events$N" --out "$WORK/lake$N" --quiet >/dev/null
   du -sh "$WORK/lake$N/public" | sed "s/^/lake: /"
-  /usr/bin/time -f "reconcile $N rows: %e s wall, %M KB peak RSS" \
-    "$BIN" reconcile --source "postgres://postgres@127.0.0.1:$PORT/b$N" --out "$WORK/lake$N" --settle 0 --work-dir "$WORK" \
+  TIMED=()
+  if [ -x /usr/bin/time ]; then TIMED=(/usr/bin/time -f "reconcile $N rows: %e s wall, %M KB peak RSS"); fi
+  "${TIMED[@]}" "$BIN" reconcile --source "postgres://postgres@127.0.0.1:$PORT/b$N" --out "$WORK/lake$N" --settle 0 --work-dir "$WORK" \
     | tail -2
   rm -rf "$WORK/events$N" "$WORK/lake$N" "$WORK/load.jsonl"
 done
