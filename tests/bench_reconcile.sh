@@ -13,7 +13,7 @@ as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -o "-p $PORT -k $WORK -c listen_addresses=
 trap 'as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -m fast stop >/dev/null; rm -rf "$WORK"' EXIT
 PSQL=("$PGBIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -q -v ON_ERROR_STOP=1)
 for N in "$@"; do
-  "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS b$N" -c "CREATE DATABASE b$N"
+  "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS b$N" -c "CREATE DATABASE b$N"
   "${PSQL[@]}" -d "b$N" -c "CREATE TABLE bench (id int8 PRIMARY KEY, name text, amount numeric(12,2),
       at timestamptz, flag bool, doc jsonb)" \
     -c "INSERT INTO bench SELECT i, 'customer ' || i, (i % 100000) / 100.0, timestamptz '2025-01-01' + i * interval '1 second',
@@ -37,7 +37,7 @@ for n in range(0, len(lines), 5000):
             "eventSource": "aws:kinesis", "eventID": "shardId-000000000000:" + seq})
     json.dump({"Records": recs}, open("%s/%06d.json" % (sys.argv[2], n // 5000), "w"))
 PY
-  PGPASSWORD= "$BIN" schema import --source "postgres://postgres@127.0.0.1:$PORT/b$N" --out "$WORK/lake$N" >/dev/null
+  PGPASSWORD= "$BIN" schema import --source "postgres://postgres@127.0.0.1:$PORT/b$N" --out "$WORK/lake$N" >/dev/null 2>&1
   "$BIN" replay "$WORK/events$N" --out "$WORK/lake$N" --quiet >/dev/null
   du -sh "$WORK/lake$N/public" | sed "s/^/lake: /"
   TIMED=()

@@ -117,7 +117,9 @@ pub struct Counts {
     pub skipped: u64,
     /// Records written to quarantine instead of the lake.
     pub quarantined: u64,
-    /// Values kept with a caveat (e.g. a bigint DMS sent in scientific notation).
+    /// Values kept with a caveat: a bigint DMS sent in scientific notation, or an update that
+    /// leaves out a column while it writes NULLs out (an unchanged large value DMS did not send,
+    /// held as NULL).
     pub warnings: u64,
     /// Objects the event produced: data, control log and quarantine objects.
     pub objects: u64,

@@ -208,6 +208,9 @@ pub fn why(col: &Col, source: &Value, lake: &Value) -> Option<String> {
             len(s).unwrap_or(0),
             if matches!(s, Value::Binary(_)) { "bytes" } else { "characters" }
         )),
+        (_, Value::Text(l)) if l == "unchanged-toast-datum" => Some(
+            "the lake holds test_decoding's marker for an unchanged large (TOASTed) value, not the value: set REPLICA IDENTITY FULL on the table and reload it".into(),
+        ),
         (Value::Text(s), Value::Text(l)) if l.len() < s.len() && s.starts_with(l.as_str()) => {
             Some(format!(
                 "the lake holds the first {} of {} characters: cut at DMS's LOB limit (raise LobMaxSize, set FailTasksOnLobTruncation, and reload the table)",

@@ -65,6 +65,10 @@ pub struct Report {
     pub tables: Vec<TableReport>,
     /// The lake's newest change against the source's clock.
     pub freshness: Freshness,
+    /// PostgreSQL tables the lake holds nothing of (when no `--table` was named): excluded by a
+    /// DMS table-mapping rule, or not changed since the task started. Not compared.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_in_lake: Vec<String>,
 }
 
 /// How far behind the source the lake was when compared.
@@ -203,7 +207,22 @@ pub async fn reconcile<S: Store>(
         tables.push(report);
     }
     tables.sort_by(|a, b| a.table.cmp(&b.table));
+    let not_in_lake = if opts.tables.is_empty() {
+        source_rows::user_tables(client)
+            .await?
+            .into_iter()
+            .filter(|t| {
+                !registered
+                    .iter()
+                    .any(|r| r.schema == t.schema && r.table == t.table)
+            })
+            .map(|t| t.to_string())
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Report {
+        not_in_lake,
         tables,
         freshness: Freshness {
             source_now: time::format_timestamp(source_now),

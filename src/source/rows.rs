@@ -202,3 +202,23 @@ pub async fn estimated_rows(
         .map_err(|e| SourceError::Query(error_text(&e)))?;
     Ok(r.map_or(0, |r| r.get::<_, i64>(0).max(0) as u64))
 }
+
+/// The user tables of the database (not PostgreSQL's own, not DMS's `awsdms_*`), in order.
+pub async fn user_tables(client: &tokio_postgres::Client) -> Result<Vec<TableId>, SourceError> {
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+               AND n.nspname NOT LIKE 'pg\\_%' AND c.relname NOT LIKE 'awsdms\\_%'
+             ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .map_err(|e| SourceError::Query(error_text(&e)))?;
+    Ok(rows
+        .iter()
+        .map(|r| TableId::new(r.get::<_, String>(0), r.get::<_, String>(1)))
+        .collect())
+}

@@ -161,6 +161,12 @@ fn render(r: &Report) -> String {
             out.push_str(&format!("  note: {n}\n"));
         }
     }
+    if !r.not_in_lake.is_empty() {
+        out.push_str(&format!(
+            "Not in the lake, not compared: {} (a DMS table-mapping rule that excludes them, or no change since the task started?)\n",
+            r.not_in_lake.join(", ")
+        ));
+    }
     let f = &r.freshness;
     match (&f.lake_newest_change, f.behind_seconds) {
         (Some(newest), Some(behind)) => out.push_str(&format!(
