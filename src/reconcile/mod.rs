@@ -308,13 +308,15 @@ fn plan(
     Ok((Plan { cols, key }, src, notes))
 }
 
-/// The lake's data objects that can hold rows of `id`: its folder and the batch objects.
+/// The lake's data objects that can hold rows of `id`: the batch objects, then its folder (in
+/// that order: a batch object compacted after the first listing has its compacted objects in
+/// the second).
 async fn lake_objects<S: Store>(
     lake: &Lake<S>,
     id: &TableId,
 ) -> Result<Vec<(String, u64)>, String> {
     let mut out = Vec::new();
-    for prefix in [keys::table_folder(id), keys::BATCHES.to_string()] {
+    for prefix in [keys::BATCHES.to_string(), keys::table_folder(id)] {
         for o in lake
             .store()
             .list(&prefix)
@@ -332,14 +334,16 @@ async fn lake_objects<S: Store>(
     Ok(out)
 }
 
-/// Reads `objects` (16 at a time) and hands each one's rows of `id` to `each`.
+/// Reads `objects` (16 at a time) and hands each one's rows of `id` to `each`; returns how many
+/// were gone by the time they were read (removed by the compactor).
 async fn read_objects<S: Store>(
     lake: &Lake<S>,
     id: &TableId,
     cols: &[(String, crate::model::types::ColumnType)],
     objects: &[(String, u64)],
     mut each: impl FnMut(VersionRow) -> Result<(), String>,
-) -> Result<(), String> {
+) -> Result<usize, String> {
+    let mut gone = 0;
     let mut reads = futures::stream::iter(objects.iter().map(|(k, _)| async move {
         let got = lake.store().get(k).await;
         (k, got)
@@ -350,7 +354,10 @@ async fn read_objects<S: Store>(
             Some((b, _)) => b,
             // Removed since the listing (compacted): its rows are in the compacted objects,
             // which a later listing finds.
-            None => continue,
+            None => {
+                gone += 1;
+                continue;
+            }
         };
         let rows = if key.starts_with(keys::BATCHES) {
             batch_table_rows(bytes, id, cols)
@@ -362,7 +369,7 @@ async fn read_objects<S: Store>(
             each(r)?;
         }
     }
-    Ok(())
+    Ok(gone)
 }
 
 /// The text a key's value is cast from in a query.
@@ -408,21 +415,34 @@ async fn table<S: Store>(
         .await?
         .max(objects.iter().map(|(_, size)| size / 16).sum());
     let buckets = ((estimate / opts.bucket_rows.max(1)) as usize + 1).clamp(1, 1024);
-    let seen: HashSet<String> = objects.iter().map(|(k, _)| k.clone()).collect();
+    let mut seen: HashSet<String> = objects.iter().map(|(k, _)| k.clone()).collect();
     let mut lake_spill = Spill::new(&opts.work_dir, "lake", buckets).map_err(TableError::Cannot)?;
     let mut versions = 0u64;
-    read_objects(lake, &id, &cols, &objects, |row| {
-        if !row.op.is_empty() && row.order.time_us != i64::MIN {
-            *newest = Some(newest.map_or(row.order.time_us, |n| n.max(row.order.time_us)));
+    let mut batch = objects.clone();
+    // Objects compacted away while being read: their rows are in objects listed again.
+    for _ in 0..10 {
+        let gone = read_objects(lake, &id, &cols, &batch, |row| {
+            if row.order.time_us != i64::MIN {
+                *newest = Some(newest.map_or(row.order.time_us, |n| n.max(row.order.time_us)));
+            }
+            for (k, v) in plan.versions(row) {
+                lake_spill.push(&k, &(&k, &v))?;
+                versions += 1;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(TableError::Cannot)?;
+        if gone == 0 {
+            break;
         }
-        for (k, v) in plan.versions(row) {
-            lake_spill.push(&k, &(&k, &v))?;
-            versions += 1;
-        }
-        Ok(())
-    })
-    .await
-    .map_err(TableError::Cannot)?;
+        batch = lake_objects(lake, &id)
+            .await
+            .map_err(TableError::Cannot)?
+            .into_iter()
+            .filter(|(k, _)| seen.insert(k.clone()))
+            .collect();
+    }
     progress(&format!(
         "{id}: {versions} changes in {} objects read in {:.1} s",
         objects.len(),
