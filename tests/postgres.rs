@@ -16,7 +16,7 @@ use arrow::array::{
 use base64::Engine;
 use cdc_sink::schema::registry::Registered;
 use cdc_sink::schema::TypeSource;
-use common::servers::{self, Pg};
+use common::servers;
 use common::*;
 use serde_json::{json, Value};
 use std::process::Command;
@@ -192,24 +192,6 @@ INSERT INTO every_type VALUES
   'null', '[]', '\\x', '{{1,2},{3,4}}', '{\"\"}', 'ok', 2147483647, 99999999.99, '(0,0)');
 ";
 
-fn cdc_sink(pg: &Pg) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cdc-sink"));
-    for v in [
-        "PGHOST",
-        "PGPORT",
-        "PGUSER",
-        "PGDATABASE",
-        "PGSSLMODE",
-        "PGSSLROOTCERT",
-        "CDC_FORMAT",
-        "CDC_PARTITION",
-    ] {
-        c.env_remove(v);
-    }
-    c.env("PGPASSWORD", &pg.password);
-    c
-}
-
 fn output(c: &mut Command) -> (bool, String, String) {
     let out = c.output().unwrap();
     (
@@ -291,7 +273,7 @@ async fn postgres_types_round_trip_through_import_and_the_lake() {
     // 1. schema import registers the declared types.
     let lake = tempfile::tempdir().unwrap();
     let (ok, out, err) = output(
-        cdc_sink(&pg)
+        pg.cdc_sink()
             .args(["schema", "import", "--schema", "public", "--source"])
             .arg(pg.url(&db))
             .arg("--out")
@@ -329,7 +311,7 @@ async fn postgres_types_round_trip_through_import_and_the_lake() {
         .await
         .unwrap();
     let (ok, out, err) = output(
-        cdc_sink(&pg)
+        pg.cdc_sink()
             .args([
                 "schema",
                 "import",
@@ -355,7 +337,7 @@ async fn postgres_types_round_trip_through_import_and_the_lake() {
     );
     assert!(err.contains("--accept-pending"), "{err}");
     let (ok, _, err) = output(
-        cdc_sink(&pg)
+        pg.cdc_sink()
             .args(["schema", "set", "public.other", "--accept-pending", "--out"])
             .arg(lake.path()),
     );
@@ -384,7 +366,7 @@ async fn postgres_types_round_trip_through_import_and_the_lake() {
                 ca.display()
             );
             let (ok, _, err) = output(
-                cdc_sink(&pg)
+                pg.cdc_sink()
                     .args([
                         "schema",
                         "import",
@@ -399,7 +381,7 @@ async fn postgres_types_round_trip_through_import_and_the_lake() {
             assert!(ok, "{url}: {err}");
         }
         let (ok, _, err) = output(
-            cdc_sink(&pg)
+            pg.cdc_sink()
                 .env("PGSSLMODE", "require")
                 .args(["schema", "import", "--table", "public.other", "--source"])
                 .arg(pg.url(&db))
@@ -408,7 +390,7 @@ async fn postgres_types_round_trip_through_import_and_the_lake() {
         );
         assert!(ok, "require: {err}");
         let (ok, _, err) = output(
-            cdc_sink(&pg)
+            pg.cdc_sink()
                 .env("PGSSLMODE", "verify-ca")
                 .env("PGSSLROOTCERT", other_ca)
                 .args(["schema", "import", "--table", "public.other", "--source"])
@@ -421,7 +403,7 @@ async fn postgres_types_round_trip_through_import_and_the_lake() {
     }
     // A wrong password names the problem.
     let (ok, _, err) = output(
-        cdc_sink(&pg)
+        pg.cdc_sink()
             .env("PGPASSWORD", "wrong")
             .args(["schema", "import", "--source"])
             .arg(pg.url(&db))
@@ -475,7 +457,7 @@ async fn postgres_types_round_trip_through_import_and_the_lake() {
     let event = events.path().join("every_type.json");
     std::fs::write(&event, json!({ "Records": records }).to_string()).unwrap();
     let (ok, out, err) = output(
-        cdc_sink(&pg)
+        pg.cdc_sink()
             .args(["replay", "--out"])
             .arg(lake.path())
             .arg(&event),

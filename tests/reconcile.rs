@@ -10,25 +10,6 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-fn cdc_sink(pg: &Pg) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cdc-sink"));
-    for v in [
-        "PGHOST",
-        "PGPORT",
-        "PGUSER",
-        "PGDATABASE",
-        "PGSSLMODE",
-        "PGSSLROOTCERT",
-        "CDC_FORMAT",
-        "CDC_PARTITION",
-        "CDC_OBJECTS",
-    ] {
-        c.env_remove(v);
-    }
-    c.env("PGPASSWORD", &pg.password);
-    c
-}
-
 /// (exit code, stdout, stderr).
 fn run(c: &mut Command) -> (i32, String, String) {
     let out = c.output().unwrap();
@@ -61,7 +42,8 @@ async fn the_quick_start_lake_agrees_with_its_database() {
         .await
         .unwrap();
     let lake = tempfile::tempdir().unwrap();
-    let (code, _, err) = run(cdc_sink(&pg)
+    let (code, _, err) = run(pg
+        .cdc_sink()
         .current_dir(root())
         .args([
             "replay",
@@ -71,7 +53,8 @@ async fn the_quick_start_lake_agrees_with_its_database() {
         ])
         .arg(lake.path()));
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = run(cdc_sink(&pg)
+    let (code, out, err) = run(pg
+        .cdc_sink()
         .args(["reconcile", "--source", &pg.url(&db), "--out"])
         .arg(lake.path()));
     assert_eq!(code, 0, "{out}\n{err}");
@@ -84,16 +67,32 @@ async fn the_quick_start_lake_agrees_with_its_database() {
         assert!(out.contains(&format!("{t}: agrees")), "{out}");
     }
     assert!(
-        out.contains("The lake's newest change: 2025-11-04"),
+        out.contains("The lake's newest change: 2025-11-04T00:00:15.330571Z, "),
         "{out}"
     );
+    // The README shows this output: its table lines are these, verbatim.
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let shown = &readme[readme
+        .find("cdc-sink reconcile --source postgres://localhost/shop")
+        .unwrap()..];
+    let shown = &shown[shown.find("```\n\n```\n").unwrap() + 8..];
+    let shown = &shown[..shown.find("```").unwrap()];
+    let lines: Vec<&str> = shown.lines().filter(|l| l.contains(": agrees: ")).collect();
+    assert_eq!(lines.len(), 4, "{shown}");
+    for l in lines {
+        assert!(
+            out.lines().any(|o| o == l),
+            "README shows {l:?}; reconcile printed:\n{out}"
+        );
+    }
 
     // One change the stream has not carried: exit 3, the key and the column named.
     client
         .batch_execute("UPDATE public.orders SET status = 'shipped' WHERE id = 1043")
         .await
         .unwrap();
-    let (code, out, err) = run(cdc_sink(&pg)
+    let (code, out, err) = run(pg
+        .cdc_sink()
         .args([
             "reconcile",
             "--settle",
@@ -328,7 +327,7 @@ async fn workload_c(client: &tokio_postgres::Client, dir: &Path, after: u64) -> 
 /// Replays `files` into the lake; `objects` is `table`, `batch` or `jsonl` (table objects in
 /// JSON Lines). Returns the summary.
 fn replay(pg: &Pg, t: &Target, objects: &str, files: &[PathBuf]) -> String {
-    let mut c = cdc_sink(pg);
+    let mut c = pg.cdc_sink();
     t.apply(&mut c);
     let layout: &[&str] = match objects {
         "jsonl" => &["--objects", "table", "--format", "jsonl"],
@@ -344,7 +343,7 @@ fn replay(pg: &Pg, t: &Target, objects: &str, files: &[PathBuf]) -> String {
 }
 
 fn reconcile(pg: &Pg, db: &str, t: &Target, extra: &[&str]) -> (i32, Value, String) {
-    let mut c = cdc_sink(pg);
+    let mut c = pg.cdc_sink();
     t.apply(&mut c);
     let (code, out, err) = run(c
         .args([
@@ -361,7 +360,7 @@ fn reconcile(pg: &Pg, db: &str, t: &Target, extra: &[&str]) -> (i32, Value, Stri
 }
 
 fn schema_import(pg: &Pg, db: &str, t: &Target) {
-    let mut c = cdc_sink(pg);
+    let mut c = pg.cdc_sink();
     t.apply(&mut c);
     let (code, _, err) = run(c.args([
         "schema",
@@ -447,7 +446,7 @@ async fn reconcile_finds_exactly_the_damage_done_to_either_side() {
                 "{doc:#}"
             );
             if objects == "batch" {
-                let mut c = cdc_sink(&pg);
+                let mut c = pg.cdc_sink();
                 clean.apply(&mut c);
                 let (code, _, err) =
                     run(c.args(["compact", "--close-after", "0", "--out", &clean.out]));
@@ -467,7 +466,7 @@ async fn reconcile_finds_exactly_the_damage_done_to_either_side() {
             .batch_execute("UPDATE late SET what = 'on its way' WHERE id = 2")
             .await
             .unwrap();
-        let mut c = cdc_sink(&pg);
+        let mut c = pg.cdc_sink();
         clean.apply(&mut c);
         let child = c
             .args([

@@ -9,7 +9,6 @@ use common::*;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::Instant;
 
 const TABLE: &str = "
@@ -43,24 +42,6 @@ const WORKLOAD: &[&str] = &[
     "INSERT INTO \"Full\" VALUES ('a', 9223372036854775807)",
     "UPDATE \"Full\" SET v = -1",
 ];
-
-fn cdc_sink(pg: &servers::Pg) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cdc-sink"));
-    for v in [
-        "PGHOST",
-        "PGPORT",
-        "PGUSER",
-        "PGDATABASE",
-        "PGSSLMODE",
-        "PGSSLROOTCERT",
-        "CDC_FORMAT",
-        "CDC_PARTITION",
-    ] {
-        c.env_remove(v);
-    }
-    c.env("PGPASSWORD", &pg.password);
-    c
-}
 
 /// A message's parts: `data` and `before-image` as raw JSON text per column (numbers exactly as
 /// written), and `metadata` as a Value.
@@ -271,7 +252,8 @@ async fn wal_decodes_into_the_events_dms_would_send() {
 
     // Replayed into a lake whose types `schema import` declared: nothing quarantined.
     let lake = tempfile::tempdir().unwrap();
-    let (ok, out, err) = run(cdc_sink(&pg)
+    let (ok, out, err) = run(pg
+        .cdc_sink()
         .args(["schema", "import", "--schema", "public", "--source"])
         .arg(pg.url(&db))
         .arg("--out")
@@ -282,7 +264,8 @@ async fn wal_decodes_into_the_events_dms_would_send() {
     let events = tempfile::tempdir().unwrap();
     let files = wal::write_events(events.path(), &messages, 3);
     assert_eq!(files.len(), 4);
-    let (ok, out, err) = run(cdc_sink(&pg)
+    let (ok, out, err) = run(pg
+        .cdc_sink()
         .args(["replay", "--out"])
         .arg(lake.path())
         .args(&files));

@@ -56,20 +56,24 @@ pub fn lineage(key: &str, bytes: Vec<u8>, wanted: Wanted) -> Result<Vec<Lineage>
     if key.ends_with(".parquet") {
         parquet_lineage(bytes, wanted)
     } else if key.ends_with(".jsonl") || key.ends_with(".jsonl.gz") {
-        let text = if key.ends_with(".gz") {
-            use std::io::Read;
-            let mut out = Vec::new();
-            flate2::read::MultiGzDecoder::new(&bytes[..])
-                .read_to_end(&mut out)
-                .map_err(|e| e.to_string())?;
-            out
-        } else {
-            bytes
-        };
+        let text = jsonl_text(key, bytes)?;
         jsonl_lineage(&text, wanted)
     } else {
         Err(format!("{key} is neither Parquet nor JSON Lines"))
     }
+}
+
+/// The text of a JSON Lines object, gunzipped when its key says `.gz`.
+fn jsonl_text(key: &str, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    if !key.ends_with(".gz") {
+        return Ok(bytes);
+    }
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(&bytes[..])
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 fn parquet_lineage(bytes: Vec<u8>, wanted: Wanted) -> Result<Vec<Lineage>, String> {
@@ -359,16 +363,7 @@ pub fn table_rows(
         }
         Ok(out)
     } else if key.ends_with(".jsonl") || key.ends_with(".jsonl.gz") {
-        let text = if key.ends_with(".gz") {
-            use std::io::Read;
-            let mut out = Vec::new();
-            flate2::read::MultiGzDecoder::new(&bytes[..])
-                .read_to_end(&mut out)
-                .map_err(|e| e.to_string())?;
-            out
-        } else {
-            bytes
-        };
+        let text = jsonl_text(key, bytes)?;
         let mut out = Vec::new();
         for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let line = std::str::from_utf8(line).map_err(|e| e.to_string())?;

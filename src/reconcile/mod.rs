@@ -418,7 +418,7 @@ async fn table<S: Store>(
     let mut seen: HashSet<String> = objects.iter().map(|(k, _)| k.clone()).collect();
     let mut lake_spill = Spill::new(&opts.work_dir, "lake", buckets).map_err(TableError::Cannot)?;
     let mut versions = 0u64;
-    let mut batch = objects.clone();
+    let mut batch = objects;
     // Objects compacted away while being read: their rows are in objects listed again.
     for _ in 0..10 {
         let gone = read_objects(lake, &id, &cols, &batch, |row| {
@@ -445,7 +445,7 @@ async fn table<S: Store>(
     }
     progress(&format!(
         "{id}: {versions} changes in {} objects read in {:.1} s",
-        objects.len(),
+        seen.len(),
         started.elapsed().as_secs_f64()
     ));
 

@@ -408,6 +408,27 @@ pub fn postgres() -> Result<Pg, String> {
 }
 
 impl Pg {
+    /// The `cdc-sink` binary with this server's password and none of the caller's libpq or
+    /// layout variables (a test names what it wants).
+    pub fn cdc_sink(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_cdc-sink"));
+        for v in [
+            "PGHOST",
+            "PGPORT",
+            "PGUSER",
+            "PGDATABASE",
+            "PGSSLMODE",
+            "PGSSLROOTCERT",
+            "CDC_FORMAT",
+            "CDC_PARTITION",
+            "CDC_OBJECTS",
+        ] {
+            c.env_remove(v);
+        }
+        c.env("PGPASSWORD", &self.password);
+        c
+    }
+
     pub fn url(&self, db: &str) -> String {
         format!("postgres://{}@{}:{}/{db}", self.user, self.host, self.port)
     }

@@ -716,28 +716,6 @@ fn round6(t: &str) -> String {
     format!("{}{i}.{f}", if neg && !zero { "-" } else { "" })
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 /// Microseconds since the epoch of PostgreSQL's ISO text `YYYY-MM-DD HH:MI:SS[.f][+HH[:MI[:SS]]]`
 /// (or the same with `T` and `Z`); `None` for anything else (`infinity`, BC dates).
 fn micros(t: &str) -> Option<i64> {
@@ -796,7 +774,11 @@ fn micros(t: &str) -> Option<i64> {
         }
         _ => return None,
     }
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s - offset;
+    let secs = cdc_sink::model::time::days_from_civil(y, mo as u32, d as u32) * 86_400
+        + h * 3600
+        + mi * 60
+        + s
+        - offset;
     Some(secs * 1_000_000 + frac)
 }
 
@@ -805,7 +787,7 @@ fn micros(t: &str) -> Option<i64> {
 fn iso_utc(t: &str, full: bool) -> Option<String> {
     let us = micros(t)?;
     let (secs, frac) = (us.div_euclid(1_000_000), us.rem_euclid(1_000_000));
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = cdc_sink::model::time::civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
     let mut out = format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
